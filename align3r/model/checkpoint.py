@@ -1,0 +1,314 @@
+"""Load and save Align3R/DUSt3R weights in the official formats, without running pickled code.
+
+Formats read:
+- an official training checkpoint `.pth` (`{'model': state_dict, 'args': Namespace, ...}`),
+  unpickled with `weights_only=True` and `argparse.Namespace` allow-listed; the architecture
+  comes from parsing `args.model` (never `eval`), or else from the weight shapes;
+- a Hugging Face folder (`config.json` as `PyTorchModelHubMixin` writes it, `Infinity` included,
+  and `model.safetensors` without the 8 DPT alias keys), or a hub id / model name;
+- DUSt3R checkpoints of either format: no prior branch, which then starts as fine-tuning
+  starts it (zero convs at zero), so the output equals DUSt3R's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import logging
+import math
+import os
+import pickle
+import re
+import socket
+import tempfile
+import zipfile
+from dataclasses import asdict, replace
+from pathlib import Path
+from urllib.parse import urlparse
+
+import torch
+
+from align3r.errors import CheckpointError, ModelNotFoundError
+from align3r.model.config import PRESETS, ModelConfig
+from align3r.model.network import PRIOR_BRANCH_PREFIXES, Align3RNet
+
+logger = logging.getLogger(__name__)
+
+HUB_MODELS: dict[str, str] = {
+    "align3r-depthanything": "cyun9286/Align3R_DepthAnythingV2_ViTLarge_BaseDecoder_512_dpt",
+    "align3r-depthpro": "cyun9286/Align3R_DepthPro_ViTLarge_BaseDecoder_512_dpt",
+    "dust3r": "naver/DUSt3R_ViTLarge_BaseDecoder_512_dpt",
+}
+"""Model names of OVERVIEW.md -> Hugging Face repositories in the mixin format."""
+
+CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
+_ALIAS = re.compile(r"^(.*\.dpt\.scratch\.)layer_rn\.(\d)\.weight$")
+_OFFICIAL_MODES = {"output_mode": "pts3d", "depth_mode": ("exp", -math.inf, math.inf),
+                   "conf_mode": ("exp", 1, math.inf)}
+_PATCH_EMBEDS = ("PatchEmbedDust3R", "ManyAR_PatchEmbed")
+_OURS_ONLY = ("dpt_feature_dim", "dpt_last_dim", "dpt_layer_dims")
+
+
+# ---------------------------------------------------------------- configs
+
+def config_from_kwargs(kwargs: dict, *, source: str) -> ModelConfig:
+    """ModelConfig from the official constructor's keyword arguments (config.json or `args.model`)."""
+    for key, expected in _OFFICIAL_MODES.items():
+        value = kwargs.get(key, expected)
+        if (tuple(value) if isinstance(value, list) else value) != expected:
+            raise CheckpointError(f"{source}: unsupported {key}={value!r} (Align3R uses {expected!r})")
+    if kwargs.get("patch_embed_cls", _PATCH_EMBEDS[0]) not in _PATCH_EMBEDS:
+        raise CheckpointError(f"{source}: unsupported patch_embed_cls={kwargs['patch_embed_cls']!r}")
+    pos_embed = str(kwargs.get("pos_embed", ""))
+    if not pos_embed.startswith("RoPE"):
+        raise CheckpointError(f"{source}: pos_embed={pos_embed!r} is not RoPE; only RoPE models are supported")
+    fields = {f: kwargs[f] for f in ("enc_embed_dim", "enc_depth", "enc_num_heads", "dec_embed_dim",
+                                     "dec_depth", "dec_num_heads", "head_type", "patch_size",
+                                     "mlp_ratio", *_OURS_ONLY) if f in kwargs}
+    for f in ("img_size", "dpt_layer_dims"):
+        if f in kwargs:
+            fields[f] = tuple(kwargs[f])
+    try:
+        return ModelConfig(**fields, rope_freq=float(pos_embed[4:]))
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"{source}: invalid architecture ({err})") from None
+
+
+def config_to_hub_json(config: ModelConfig) -> str:
+    """config.json text exactly as the official `PyTorchModelHubMixin` writes it.
+
+    Our own options (DPT widths) are added only when they differ from the official values.
+    """
+    official = ModelConfig()
+    kwargs = {"conf_mode": list(_OFFICIAL_MODES["conf_mode"]), "dec_depth": config.dec_depth,
+              "dec_embed_dim": config.dec_embed_dim, "dec_num_heads": config.dec_num_heads,
+              "depth_mode": list(_OFFICIAL_MODES["depth_mode"]), "enc_depth": config.enc_depth,
+              "enc_embed_dim": config.enc_embed_dim, "enc_num_heads": config.enc_num_heads,
+              "freeze": "none", "head_type": config.head_type, "img_size": list(config.img_size),
+              "landscape_only": False, "output_mode": "pts3d", "patch_embed_cls": _PATCH_EMBEDS[0],
+              "pos_embed": f"RoPE{config.rope_freq:g}"}
+    for field in ("patch_size", "mlp_ratio", *_OURS_ONLY):
+        value = getattr(config, field)
+        if value != getattr(official, field):
+            kwargs[field] = list(value) if isinstance(value, tuple) else value
+    return json.dumps(kwargs, sort_keys=True, indent=2)
+
+
+def _literal(node: ast.AST) -> object:
+    """ast.literal_eval that also knows `inf` (the official strings contain `-inf`)."""
+    if isinstance(node, ast.Name) and node.id == "inf":
+        return math.inf
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return -_literal(node.operand)
+    if isinstance(node, (ast.Tuple, ast.List)):
+        return tuple(_literal(e) for e in node.elts)
+    return ast.literal_eval(node)
+
+
+def config_from_constructor(text: str, *, source: str) -> ModelConfig:
+    """Parse `AsymmetricCroCo3DStereo(k=v, ...)` (training `args.model`) without evaluating it."""
+    try:
+        call = ast.parse(text.strip(), mode="eval").body
+        if not isinstance(call, ast.Call) or call.args:
+            raise ValueError("not a keyword-only constructor call")
+        kwargs = {kw.arg: _literal(kw.value) for kw in call.keywords}
+    except (SyntaxError, ValueError) as err:
+        raise CheckpointError(f"{source}: cannot parse the model string {text[:80]!r} ({err})") from None
+    return config_from_kwargs(kwargs, source=source)
+
+
+def config_from_state_dict(state_dict: dict[str, torch.Tensor], *, source: str) -> ModelConfig:
+    """Architecture from weight shapes, for a checkpoint without a model string.
+
+    Head counts are not in the shapes: the official head dim 64 is assumed.
+    """
+    def count(prefix: str) -> int:
+        return len({k.split(".")[1] for k in state_dict if k.startswith(prefix + ".")})
+
+    try:
+        enc, dec = state_dict["patch_embed.proj.weight"].shape[0], state_dict["decoder_embed.weight"].shape[0]
+        config = ModelConfig(enc_embed_dim=enc, enc_depth=count("enc_blocks"), enc_num_heads=enc // 64,
+                             dec_embed_dim=dec, dec_depth=count("dec_blocks"), dec_num_heads=dec // 64,
+                             head_type="linear" if "downstream_head1.proj.weight" in state_dict else "dpt",
+                             patch_size=state_dict["patch_embed.proj.weight"].shape[-1])
+    except (KeyError, ValueError) as err:
+        raise CheckpointError(f"{source}: not an Align3R/DUSt3R state dict ({err})") from None
+    logger.warning("%s has no model string; architecture derived from weight shapes (head dim 64)", source)
+    return config
+
+
+# ---------------------------------------------------------------- weights
+
+def load_weights(model: Align3RNet, state_dict: dict[str, torch.Tensor], *, source: str) -> None:
+    """Copy a state dict into `model`, strictly but for a missing prior branch (DUSt3R).
+
+    DDP `module.` prefixes are removed and absent DPT aliases re-tied. A DUSt3R checkpoint (no
+    branch keys) loads with one warning and leaves the branch at its fresh init, zero convs at
+    zero. Anything else that does not match raises `CheckpointError` naming the keys.
+    """
+    state_dict = {k.removeprefix("module."): v for k, v in state_dict.items()}
+    expected = model.state_dict()
+    for key in expected:
+        alias = _ALIAS.match(key)
+        if alias and key not in state_dict:
+            kept = f"{alias[1]}layer{int(alias[2]) + 1}_rn.weight"
+            if kept in state_dict:
+                state_dict[key] = state_dict[kept]
+    missing = sorted(set(expected) - set(state_dict))
+    unexpected = sorted(set(state_dict) - set(expected))
+    branch_missing = [k for k in missing if k.startswith(PRIOR_BRANCH_PREFIXES)]
+    if unexpected or len(branch_missing) != len(missing):
+        others = [k for k in missing if k not in branch_missing]
+        raise CheckpointError(
+            f"{source}: weights of another architecture ({len(others)} missing keys, e.g. "
+            f"{others[:2]}; {len(unexpected)} unexpected, e.g. {unexpected[:2]})")
+    for key, value in state_dict.items():
+        if tuple(value.shape) != tuple(expected[key].shape):
+            raise CheckpointError(f"{source}: {key} has shape {tuple(value.shape)}, the architecture "
+                                  f"needs {tuple(expected[key].shape)}")
+    if branch_missing:
+        if len(branch_missing) != sum(k.startswith(PRIOR_BRANCH_PREFIXES) for k in expected):
+            raise CheckpointError(f"{source}: the depth-prior branch is only partly present "
+                                  f"(missing e.g. {branch_missing[:2]})")
+        model.reset_prior_branch()
+        logger.warning("%s is a DUSt3R checkpoint without the depth-prior branch: the branch "
+                       "starts at zero (outputs equal DUSt3R's until fine-tuned)", source)
+    model.load_state_dict(state_dict, strict=False)
+
+
+def _first_line(err: BaseException) -> str:
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]
+
+
+def read_training_checkpoint(path: Path) -> tuple[ModelConfig, dict[str, torch.Tensor]]:
+    """Architecture and weights of an official `.pth`, unpickled with `weights_only=True`."""
+    try:
+        with torch.serialization.safe_globals([argparse.Namespace]):
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        unsafe = re.search(r"GLOBAL (\S+)", str(err))
+        what = f"it would import {unsafe[1]}" if unsafe else _first_line(err)
+        raise CheckpointError(f"{path}: refusing to unpickle ({what}); only tensors and plain "
+                              "containers are loaded") from None
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as err:
+        raise CheckpointError(f"{path}: unreadable or truncated checkpoint ({_first_line(err)})") from None
+    state_dict = ckpt.get("model", ckpt) if isinstance(ckpt, dict) else None
+    if not isinstance(state_dict, dict) or not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
+        raise CheckpointError(f"{path}: no state dict under 'model'")
+    args = ckpt.get("args")
+    model_string = getattr(args, "model", None) if args is not None else None
+    if isinstance(model_string, str):
+        return config_from_constructor(model_string, source=str(path)), state_dict
+    return config_from_state_dict(state_dict, source=str(path)), state_dict
+
+
+def read_hub_folder(folder: Path) -> tuple[ModelConfig, dict[str, torch.Tensor]]:
+    """Architecture and weights of a `config.json` + `model.safetensors` folder."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        kwargs = json.loads((folder / CONFIG_FILE).read_text())  # Python json accepts Infinity
+    except (OSError, json.JSONDecodeError) as err:
+        raise CheckpointError(f"{folder / CONFIG_FILE}: unreadable config ({_first_line(err)})") from None
+    config = config_from_kwargs(kwargs, source=str(folder / CONFIG_FILE))
+    try:
+        state_dict = load_file(folder / WEIGHTS_FILE)
+    except (SafetensorError, OSError) as err:
+        raise CheckpointError(f"{folder / WEIGHTS_FILE}: unreadable or truncated weights "
+                              f"({_first_line(err)})") from None
+    return config, state_dict
+
+
+def save_pretrained(model: Align3RNet, folder: str | os.PathLike) -> None:
+    """Write `config.json` + `model.safetensors` in the official hub format, atomically.
+
+    `safetensors.torch.save_model` drops the 8 DPT aliases and records them in the metadata,
+    as the official files do.
+    """
+    from safetensors.torch import save_model
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, write in ((CONFIG_FILE, lambda p: Path(p).write_text(config_to_hub_json(model.config))),
+                        (WEIGHTS_FILE, lambda p: save_model(model, p))):
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.")
+        os.close(fd)
+        try:
+            write(tmp)
+            os.replace(tmp, folder / name)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+
+
+# ---------------------------------------------------------------- names and the hub
+
+def _hub_reachable(endpoint: str) -> bool:
+    """Whether the hub's host answers within 3 s (the hub client's own retries take ~25 s)."""
+    url = urlparse(endpoint)
+    try:
+        socket.create_connection((url.hostname, url.port or 443), timeout=3).close()
+    except OSError:
+        return False
+    return True
+
+
+def download_from_hub(repo_id: str, *, name: str) -> Path:
+    """Local folder with config.json + model.safetensors of `repo_id`, cached by huggingface_hub."""
+    from huggingface_hub import constants, hf_hub_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    def fetch(local_only: bool) -> Path:
+        for filename in (CONFIG_FILE, WEIGHTS_FILE):
+            path = hf_hub_download(repo_id, filename, local_files_only=local_only)
+        return Path(path).parent
+
+    try:
+        return fetch(local_only=True)
+    except LocalEntryNotFoundError:
+        pass
+    offline = constants.HF_HUB_OFFLINE or not _hub_reachable(constants.ENDPOINT)
+    if not offline:
+        try:
+            return fetch(local_only=False)
+        except (HfHubHTTPError, LocalEntryNotFoundError, OSError) as err:
+            reason = _first_line(err)
+    else:
+        reason = "offline"
+    raise ModelNotFoundError(
+        f"model {name!r} ({repo_id}) is not in the Hugging Face cache {constants.HF_HUB_CACHE} and "
+        f"cannot be downloaded ({reason}); pass a local .pth or a folder with config.json + "
+        f"model.safetensors instead (known names: {', '.join(HUB_MODELS)})")
+
+
+def load_model(name_or_path: str | os.PathLike, device: torch.device | str | None = None) -> Align3RNet:
+    """An Align3R network in eval mode from a model name, hub id, `.pth` file or hub folder.
+
+    Args:
+        name_or_path: one of `HUB_MODELS`, a hub id `owner/name`, an official training `.pth`,
+            or a folder with `config.json` + `model.safetensors`.
+        device: where to put the weights (default CPU).
+
+    Raises:
+        CheckpointError: unreadable, truncated, unsafe or mismatched checkpoint.
+        ModelNotFoundError: unknown name, or a hub model that is not cached while offline.
+    """
+    path = Path(name_or_path)
+    if path.is_dir():
+        config, state_dict = read_hub_folder(path)
+    elif path.is_file():
+        config, state_dict = read_training_checkpoint(path)
+    elif str(name_or_path) in HUB_MODELS or re.fullmatch(r"[\w.-]+/[\w.-]+", str(name_or_path)):
+        repo_id = HUB_MODELS.get(str(name_or_path), str(name_or_path))
+        config, state_dict = read_hub_folder(download_from_hub(repo_id, name=str(name_or_path)))
+    else:
+        raise ModelNotFoundError(f"no model named {str(name_or_path)!r} and no such file or folder "
+                                 f"(known names: {', '.join(HUB_MODELS)}; presets to build: "
+                                 f"{', '.join(PRESETS)})")
+    with torch.device("meta"):
+        model = Align3RNet(config)
+    model = model.to_empty(device="cpu")  # every tensor is then loaded or reset by load_weights
+    load_weights(model, state_dict, source=str(name_or_path))
+    return model.to(device or "cpu").eval()
