@@ -300,6 +300,8 @@ def load_model(name_or_path: str | os.PathLike, device: torch.device | str | Non
         config, state_dict = read_hub_folder(path)
     elif path.is_file():
         config, state_dict = read_training_checkpoint(path)
+    elif path.suffix in (".pth", ".pt", ".ckpt", ".safetensors") or path.is_absolute():
+        raise ModelNotFoundError(f"{path}: no such checkpoint file")
     elif str(name_or_path) in HUB_MODELS or re.fullmatch(r"[\w.-]+/[\w.-]+", str(name_or_path)):
         repo_id = HUB_MODELS.get(str(name_or_path), str(name_or_path))
         config, state_dict = read_hub_folder(download_from_hub(repo_id, name=str(name_or_path)))
