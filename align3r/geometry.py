@@ -67,7 +67,7 @@ def project_points(pts3d_in_cam: torch.Tensor, intrinsics: torch.Tensor) -> tupl
         uv: (*, P, 2) pixel coordinates (column, row); z: (*, P) z-depth.
     """
     check_shape("pts3d_in_cam", pts3d_in_cam, (3,))
-    extra = pts3d_in_cam.dim() - intrinsics.dim()
+    extra = pts3d_in_cam.dim() - intrinsics.dim() + 1  # point dims P between batch and xyz
     k = intrinsics.reshape(intrinsics.shape[:-2] + (1,) * extra + (3, 3))
     z = pts3d_in_cam[..., 2]
     u = k[..., 0, 0] * pts3d_in_cam[..., 0] / z + k[..., 0, 2]
@@ -87,7 +87,7 @@ def transform_points(a2b: torch.Tensor, pts3d_in_a: torch.Tensor) -> torch.Tenso
     """
     check_shape("a2b", a2b, (4, 4))
     check_shape("pts3d_in_a", pts3d_in_a, (3,))
-    extra = pts3d_in_a.dim() - a2b.dim()
+    extra = pts3d_in_a.dim() - a2b.dim() + 1  # point dims P between batch and xyz
     m = a2b.reshape(a2b.shape[:-2] + (1,) * extra + (4, 4))
     return (m[..., :3, :3] @ pts3d_in_a[..., None])[..., 0] + m[..., :3, 3]
 
