@@ -1,0 +1,159 @@
+"""Frames from a video file (PyAV), a folder of images or a glob, as RGB uint8 arrays."""
+
+from __future__ import annotations
+
+import glob
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from align3r.errors import InputError
+
+logger = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
+VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".gif"})
+
+
+@dataclass(frozen=True)
+class FrameSelection:
+    """Which frames of the input to read."""
+
+    stride: int = 1
+    """Keep every stride-th frame."""
+    max_frames: int | None = None
+    """Stop after this many kept frames (None: all)."""
+    start_time: float = 0.0
+    """Seconds into a video to start at (videos only)."""
+
+    def __post_init__(self) -> None:
+        if self.stride < 1:
+            raise InputError(f"--stride must be at least 1, got {self.stride}")
+        if self.max_frames is not None and self.max_frames < 1:
+            raise InputError(f"--max-frames must be at least 1, got {self.max_frames}")
+        if self.start_time < 0:
+            raise InputError(f"--start-time must not be negative, got {self.start_time}")
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One input frame.
+
+    Attributes:
+        image: (H, W, 3) uint8 RGB, upright (EXIF orientation or video rotation applied).
+        name: the file stem for images, `frame_NNNNNN` (decoded frame index) for videos.
+    """
+
+    image: np.ndarray
+    name: str
+
+
+def natural_key(path: str) -> list[object]:
+    """Sort key under which frame_2 comes before frame_10."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path)]
+
+
+def list_images(source: str | Path) -> list[Path]:
+    """Image files of a folder or a glob pattern, naturally sorted."""
+    text = str(source)
+    if Path(text).is_dir():
+        paths = [p for p in Path(text).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
+        if not paths:
+            raise InputError(f"{text}: folder holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    else:
+        paths = [Path(p) for p in glob.glob(text) if Path(p).suffix.lower() in IMAGE_SUFFIXES]
+        if not paths:
+            raise InputError(f"{text}: no such video, folder, or images matching the pattern")
+    return sorted(paths, key=lambda p: natural_key(str(p)))
+
+
+def read_image(path: Path) -> np.ndarray:
+    """(H, W, 3) uint8 RGB of an image file, turned upright by its EXIF orientation."""
+    try:
+        with Image.open(path) as image:
+            return np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
+    except (UnidentifiedImageError, OSError) as err:
+        raise InputError(f"{path}: unreadable image ({err})") from None
+
+
+def _iter_video(path: Path, selection: FrameSelection) -> Iterator[Frame]:
+    try:
+        import av
+    except ImportError:
+        raise InputError("reading videos needs PyAV: pip install 'align3r[video]'") from None
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise InputError(f"{path}: no video stream")
+            stream = container.streams.video[0]
+            if selection.start_time > 0:
+                container.seek(int(selection.start_time / stream.time_base), stream=stream, backward=True)
+            rate = float(stream.average_rate or stream.guessed_rate or 1)
+            for decoded, frame in enumerate(container.decode(stream)):
+                if frame.time is not None and frame.time < selection.start_time:
+                    continue
+                index = round(frame.time * rate) if frame.time is not None else decoded
+                # rot90 turns counter-clockwise, as the display matrix rotation is given
+                image = np.ascontiguousarray(np.rot90(frame.to_ndarray(format="rgb24"), k=round(frame.rotation / 90)))
+                yield Frame(image, f"frame_{index:06d}")
+    except av.FFmpegError as err:
+        raise InputError(f"{path}: unreadable or corrupt video ({err})") from None
+
+
+def _iter_unselected(source: str | Path, selection: FrameSelection) -> Iterator[Frame]:
+    path = Path(source)
+    if path.is_file():
+        if path.suffix.lower() in IMAGE_SUFFIXES:
+            raise InputError(f"{path}: a single image; give a video, a folder or a glob of frames")
+        yield from _iter_video(path, selection)
+        return
+    for image_path in list_images(source):
+        yield Frame(read_image(image_path), image_path.stem)
+
+
+def iter_frames(source: str | Path, selection: FrameSelection = FrameSelection()) -> Iterator[Frame]:
+    """Yield the selected frames of a video, a folder of images or a glob, one at a time.
+
+    Frames whose size differs from the first one's are resized to it, with one warning.
+    """
+    size = None
+    kept = 0
+    warned = False
+    for index, frame in enumerate(_iter_unselected(source, selection)):
+        if index % selection.stride:
+            continue
+        if size is None:
+            size = frame.image.shape[:2]
+        elif frame.image.shape[:2] != size:
+            if not warned:
+                logger.warning("%s: frames of different sizes; resizing to the first frame's %dx%d",
+                               source, size[1], size[0])
+                warned = True
+            frame = Frame(np.asarray(Image.fromarray(frame.image).resize((size[1], size[0]), Image.LANCZOS)),
+                          frame.name)
+        yield frame
+        kept += 1
+        if selection.max_frames is not None and kept >= selection.max_frames:
+            return
+
+
+def read_frames(source: str | Path, selection: FrameSelection = FrameSelection()) -> tuple[np.ndarray, list[str]]:
+    """All selected frames at once.
+
+    Returns:
+        images: (N, H, W, 3) uint8 RGB; names: N frame names.
+
+    Raises:
+        InputError: missing or unreadable input, no frames, or a single frame.
+    """
+    if not Path(source).exists() and not glob.has_magic(str(source)):
+        raise InputError(f"{source}: no such file or folder")
+    frames = list(iter_frames(source, selection))
+    if len(frames) < 2:
+        raise InputError(f"{source}: {len(frames)} frame(s) selected; a reconstruction needs at least 2")
+    return np.stack([f.image for f in frames]), [f.name for f in frames]

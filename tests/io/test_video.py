@@ -1,0 +1,114 @@
+"""Frames from videos, folders and globs: order, selection, orientation, sizes and bad input."""
+
+import logging
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+from align3r.errors import InputError
+from align3r.io.video import FrameSelection, natural_key, read_frames
+
+
+def write_video(path, frames: np.ndarray, fps: int = 10) -> None:
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264rgb" if "libx264rgb" in av.codecs_available else "ffv1", rate=fps)
+        stream.height, stream.width = frames.shape[1:3]
+        stream.pix_fmt = "rgb24" if stream.codec_context.name == "libx264rgb" else "bgr0"
+        if stream.codec_context.name == "libx264rgb":
+            stream.options = {"qp": "0"}  # lossless
+        for image in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode())
+
+
+def numbered_frames(n: int, height: int = 32, width: int = 48) -> np.ndarray:
+    """Frame k is filled with the value 10*k, so order is visible after decoding."""
+    return np.stack([np.full((height, width, 3), 10 * k, np.uint8) for k in range(n)])
+
+
+def test_natural_sort():
+    names = ["f10.png", "f2.png", "f1.png"]
+    assert sorted(names, key=natural_key) == ["f1.png", "f2.png", "f10.png"]
+
+
+def test_folder_natural_order_stride_and_max(tmp_path):
+    for k, image in enumerate(numbered_frames(12)):
+        Image.fromarray(image).save(tmp_path / f"img_{k}.png")
+    (tmp_path / "notes.txt").write_text("ignored")
+    images, names = read_frames(tmp_path)
+    assert names == [f"img_{k}" for k in range(12)]
+    assert [int(im[0, 0, 0]) for im in images] == [10 * k for k in range(12)]
+    images, names = read_frames(str(tmp_path / "img_*.png"), FrameSelection(stride=3, max_frames=3))
+    assert names == ["img_0", "img_3", "img_6"]
+
+
+def test_video_frames_stride_and_start_time(tmp_path):
+    write_video(tmp_path / "v.mkv", numbered_frames(20))
+    images, names = read_frames(tmp_path / "v.mkv")
+    assert images.shape == (20, 32, 48, 3)
+    assert np.abs(images[:, 0, 0, 0].astype(int) - np.arange(20) * 10).max() <= 2
+    images, names = read_frames(tmp_path / "v.mkv", FrameSelection(stride=2, start_time=1.0))
+    assert names[0] == "frame_000010" and len(names) == 5
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    image = Image.fromarray(np.zeros((20, 40, 3), np.uint8))
+    exif = image.getexif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    for k in range(2):
+        image.save(tmp_path / f"{k}.jpg", exif=exif)
+    images, _ = read_frames(tmp_path)
+    assert images.shape == (2, 40, 20, 3)
+
+
+def test_mixed_sizes_are_resized_with_one_warning(tmp_path, caplog):
+    for k, size in enumerate([(48, 32), (96, 64), (50, 30)]):
+        Image.new("RGB", size).save(tmp_path / f"{k}.png")
+    with caplog.at_level(logging.WARNING):
+        images, _ = read_frames(tmp_path)
+    assert images.shape == (3, 32, 48, 3)
+    assert caplog.text.count("different sizes") == 1
+
+
+def _empty_folder(d):
+    (d / "empty").mkdir()
+    return d / "empty"
+
+
+def _corrupt_video(d):
+    (d / "bad.mp4").write_bytes(b"not a video at all")
+    return d / "bad.mp4"
+
+
+def _single_image(d):
+    Image.new("RGB", (8, 8)).save(d / "one.png")
+    return d / "one.png"
+
+
+@pytest.mark.parametrize("make,message", [
+    (lambda d: d / "missing.mp4", "no such file"),
+    (_empty_folder, "holds no images"),
+    (_corrupt_video, "unreadable or corrupt video"),
+    (_single_image, "a single image"),
+    (lambda d: str(d / "*.nothing"), "no such video, folder, or images"),
+])
+def test_bad_inputs_raise_one_line(tmp_path, make, message):
+    with pytest.raises(InputError, match=message) as info:
+        read_frames(make(tmp_path))
+    assert "\n" not in str(info.value)
+
+
+def test_one_frame_is_not_enough(tmp_path):
+    Image.new("RGB", (16, 16)).save(tmp_path / "a.png")
+    with pytest.raises(InputError, match="at least 2"):
+        read_frames(tmp_path)
+    (tmp_path / "b.png").write_bytes(b"garbage")
+    with pytest.raises(InputError, match="b.png: unreadable image"):
+        read_frames(tmp_path)
+
+
+def test_bad_selection_is_rejected():
+    with pytest.raises(InputError, match="stride"):
+        FrameSelection(stride=0)
