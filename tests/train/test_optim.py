@@ -1,0 +1,46 @@
+"""Trainable set, AdamW groups and lr schedule against the official numbers (TRAINING.md §5.3, §7)."""
+
+import pytest
+import torch
+
+from align3r.model.config import PRESETS
+from align3r.model.network import Align3RNet
+from align3r.train.optim import (ALL_BUT_PRIOR_BRANCH, OFFICIAL_TRAINABLE, apply_trainable, learning_rate,
+                                 param_groups)
+
+
+@pytest.fixture(scope="module")
+def large_model() -> Align3RNet:
+    with torch.device("meta"):
+        return Align3RNet(PRESETS["large"])
+
+
+def test_official_trainable_set_and_groups_at_released_size(large_model):
+    trainable = apply_trainable(large_model, OFFICIAL_TRAINABLE)
+    assert len(trainable) == 766 and sum(p.numel() for _, p in trainable) == 299_179_400
+    frozen = [p for p in large_model.parameters() if not p.requires_grad]
+    assert sum(p.numel() for p in frozen) == 303_886_848
+    assert not large_model.decoder_embed.weight.requires_grad and not large_model.mask_token.requires_grad
+    decay, no_decay = param_groups(trainable, 0.05)
+    assert (len(decay["params"]), sum(p.numel() for p in decay["params"])) == (282, 298_730_496)
+    assert (len(no_decay["params"]), sum(p.numel() for p in no_decay["params"])) == (484, 448_904)
+    assert (decay["weight_decay"], no_decay["weight_decay"]) == (0.05, 0.0)
+
+
+def test_stage_one_policy_leaves_the_branch_and_mask_token_frozen(large_model):
+    trainable = dict(apply_trainable(large_model, ALL_BUT_PRIOR_BRANCH))
+    assert not any(n.startswith(("zero_convs", "dec_blocks_pc", "patch_embed_point_cloud", "mask_token"))
+                   for n in trainable)
+    assert "patch_embed.proj.weight" in trainable and "decoder_embed.weight" in trainable
+
+
+def test_unknown_module_is_rejected(large_model):
+    with pytest.raises(ValueError, match="not parts of the model"):
+        apply_trainable(large_model, ("decoder",))
+
+
+@pytest.mark.parametrize("epoch,expected", [(0, 0.0), (1, 1.0e-5), (2.5, 2.5e-5), (5, 5.0e-5), (10, 4.85e-5),
+                                            (20, 3.78e-5), (27.5, 2.55e-5), (40, 6.73e-6), (49, 1.06e-6)])
+def test_schedule_matches_the_official_table(epoch, expected):
+    value = learning_rate(epoch, lr=5e-5, min_lr=1e-6, warmup_epochs=5, epochs=50)
+    assert value == pytest.approx(expected, rel=6e-3, abs=1e-12)
