@@ -95,6 +95,23 @@ def config_to_hub_json(config: ModelConfig) -> str:
     return json.dumps(kwargs, sort_keys=True, indent=2)
 
 
+def config_to_constructor(config: ModelConfig) -> str:
+    """The official training model string (`train.sh`), which the official loader `eval`s.
+
+    Our own options are appended only when they differ from the official values (the official
+    class cannot build such a model).
+    """
+    official = ModelConfig()
+    extras = "".join(f", {f}={getattr(config, f)!r}" for f in ("patch_size", "mlp_ratio", *_OURS_ONLY)
+                     if getattr(config, f) != getattr(official, f))
+    return (f"AsymmetricCroCo3DStereo(pos_embed='RoPE{config.rope_freq:g}', patch_embed_cls='{_PATCH_EMBEDS[1]}', "
+            f"img_size={config.img_size!r}, head_type={config.head_type!r}, output_mode='pts3d', "
+            "depth_mode=('exp', -inf, inf), conf_mode=('exp', 1, inf), "
+            f"enc_embed_dim={config.enc_embed_dim}, enc_depth={config.enc_depth}, "
+            f"enc_num_heads={config.enc_num_heads}, dec_embed_dim={config.dec_embed_dim}, "
+            f"dec_depth={config.dec_depth}, dec_num_heads={config.dec_num_heads}{extras})")
+
+
 def _literal(node: ast.AST) -> object:
     """ast.literal_eval that also knows `inf` (the official strings contain `-inf`)."""
     if isinstance(node, ast.Name) and node.id == "inf":

@@ -14,7 +14,7 @@ from model_goldens import GOLDEN_CASES, MODEL_DATA, assert_matches_golden_output
 from align3r import load_model
 from align3r.cli import main
 from align3r.errors import CheckpointError, ModelNotFoundError
-from align3r.model.checkpoint import config_from_constructor, config_to_hub_json
+from align3r.model.checkpoint import config_from_constructor, config_to_constructor, config_to_hub_json
 from align3r.model.config import PRESETS
 from align3r.model.network import Align3RNet
 
@@ -53,6 +53,11 @@ def test_config_json_is_byte_identical_to_the_official_mixin(case):
 def test_constructor_strings_parse_to_presets(case):
     assert config_from_constructor(CONFIGS[case]["ctor"], source="t") == PRESETS[case]
     assert config_from_constructor(training_constructor(case), source="t") == PRESETS[case]
+    assert config_to_constructor(PRESETS[case]) == training_constructor(case)
+
+
+def test_constructor_of_our_tiny_preset_round_trips():
+    assert config_from_constructor(config_to_constructor(PRESETS["tiny"]), source="t") == PRESETS["tiny"]
 
 
 @pytest.mark.parametrize("case", GOLDEN_CASES)
