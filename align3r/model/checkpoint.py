@@ -198,11 +198,15 @@ def _first_line(err: BaseException) -> str:
     return (str(err).strip().splitlines() or [type(err).__name__])[0]
 
 
-def read_training_checkpoint(path: Path) -> tuple[ModelConfig, dict[str, torch.Tensor]]:
-    """Architecture and weights of an official `.pth`, unpickled with `weights_only=True`."""
+def torch_load_safely(path: str | os.PathLike) -> object:
+    """`torch.load(weights_only=True)` with only `argparse.Namespace` allow-listed.
+
+    Raises:
+        CheckpointError: a pickle that would import anything else, or an unreadable file.
+    """
     try:
         with torch.serialization.safe_globals([argparse.Namespace]):
-            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         unsafe = re.search(r"GLOBAL (\S+)", str(err))
         what = f"it would import {unsafe[1]}" if unsafe else _first_line(err)
@@ -210,6 +214,11 @@ def read_training_checkpoint(path: Path) -> tuple[ModelConfig, dict[str, torch.T
                               "containers are loaded") from None
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as err:
         raise CheckpointError(f"{path}: unreadable or truncated checkpoint ({_first_line(err)})") from None
+
+
+def read_training_checkpoint(path: Path) -> tuple[ModelConfig, dict[str, torch.Tensor]]:
+    """Architecture and weights of an official `.pth`, unpickled with `weights_only=True`."""
+    ckpt = torch_load_safely(path)
     state_dict = ckpt.get("model", ckpt) if isinstance(ckpt, dict) else None
     if not isinstance(state_dict, dict) or not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
         raise CheckpointError(f"{path}: no state dict under 'model'")
