@@ -3,11 +3,14 @@ camera-to-world 4x4 poses (`c2w`), intrinsics in pixels, pixel (u, v) = (column,
 
 Every function is pure, follows its inputs' device and dtype, and broadcasts over leading
 dimensions `*`. The principal point is always explicit: the official code uses W/2 in some
-places and (W-1)/2 in others, so call sites pass intrinsics that say which.
+places and (W-1)/2 in others, so call sites pass intrinsics that say which. Similarity
+transforms are 4x4 matrices `a2b` whose top-left block is scale * rotation. Quaternions go
+through roma and carry their component order in their name (`qxyzw`, `qwxyz`).
 """
 
 from __future__ import annotations
 
+import roma
 import torch
 
 
@@ -101,3 +104,116 @@ def invert_pose(a2b: torch.Tensor) -> torch.Tensor:
     b2a[..., :3, 3] = -(rot_t @ a2b[..., :3, 3:])[..., 0]
     b2a[..., 3, 3] = 1
     return b2a
+
+
+def invert_similarity(a2b: torch.Tensor) -> torch.Tensor:
+    """Inverse of a 4x4 similarity transform (top-left block s * R, s > 0).
+
+    Args:
+        a2b: (*, 4, 4) maps frame a to frame b.
+
+    Returns:
+        (*, 4, 4) `b2a`, whose top-left block is R^T / s.
+    """
+    check_shape("a2b", a2b, (4, 4))
+    linear = a2b[..., :3, :3]
+    scale_sq = (linear * linear).sum(dim=(-1, -2)) / 3  # ||s R||_F^2 = 3 s^2
+    linear_inv = linear.transpose(-1, -2) / scale_sq[..., None, None]
+    b2a = torch.zeros_like(a2b)
+    b2a[..., :3, :3] = linear_inv
+    b2a[..., :3, 3] = -(linear_inv @ a2b[..., :3, 3:])[..., 0]
+    b2a[..., 3, 3] = 1
+    return b2a
+
+
+def similarity_matrix(scale: torch.Tensor, rot: torch.Tensor, trans: torch.Tensor) -> torch.Tensor:
+    """Assemble the 4x4 transform x -> scale * rot @ x + trans.
+
+    Args:
+        scale: (*,) positive scale (1 for a rigid transform).
+        rot: (*, 3, 3) rotation matrix.
+        trans: (*, 3) translation.
+
+    Returns:
+        (*, 4, 4) similarity matrix.
+    """
+    check_shape("rot", rot, (3, 3))
+    check_shape("trans", trans, (3,))
+    top = torch.cat([scale[..., None, None] * rot, trans[..., None]], dim=-1)  # (*, 3, 4)
+    bottom = torch.zeros_like(top[..., :1, :])
+    bottom[..., 0, 3] = 1
+    return torch.cat([top, bottom], dim=-2)
+
+
+def umeyama_alignment(src: torch.Tensor, dst: torch.Tensor, *,
+                      with_scale: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Least-squares similarity from `src` to `dst` points (Umeyama 1991, eqs. 34-43).
+
+    Minimises sum_k ||dst_k - (s R src_k + t)||^2. Needs at least three points not on one
+    line for a unique rotation.
+
+    Args:
+        src: (*, P, 3) points in frame a (e.g. estimated camera centres).
+        dst: (*, P, 3) the corresponding points in frame b (e.g. ground-truth centres).
+        with_scale: estimate s; when False, s = 1 (rigid alignment).
+
+    Returns:
+        scale (*,), rot (*, 3, 3), trans (*, 3) of the transform a -> b.
+    """
+    check_shape("src", src, (None, 3))
+    check_shape("dst", dst, tuple(src.shape[-2:]))
+    mean_src, mean_dst = src.mean(dim=-2), dst.mean(dim=-2)
+    centred_src = src - mean_src[..., None, :]
+    centred_dst = dst - mean_dst[..., None, :]
+    cov_dst_src = centred_dst.transpose(-1, -2) @ centred_src / src.shape[-2]  # (*, 3, 3)
+    u, sigma, vh = torch.linalg.svd(cov_dst_src)
+    reflect = torch.linalg.det(u) * torch.linalg.det(vh) < 0  # keep a right-handed rotation
+    signs = torch.ones_like(sigma)
+    signs = torch.cat([signs[..., :2], torch.where(reflect, -signs[..., 2], signs[..., 2])[..., None]], dim=-1)
+    rot = u @ (signs[..., :, None] * vh)
+    if with_scale:
+        var_src = (centred_src * centred_src).sum(dim=(-1, -2)) / src.shape[-2]
+        scale = (sigma * signs).sum(dim=-1) / var_src
+    else:
+        scale = torch.ones_like(sigma[..., 0])
+    trans = mean_dst - scale[..., None] * (rot @ mean_src[..., None])[..., 0]
+    return scale, rot, trans
+
+
+def rotmat_to_qxyzw(rot: torch.Tensor) -> torch.Tensor:
+    """Rotation matrices (*, 3, 3) -> unit quaternions (*, 4) ordered (x, y, z, w), w >= 0."""
+    check_shape("rot", rot, (3, 3))
+    qxyzw = roma.rotmat_to_unitquat(rot)
+    return torch.where(qxyzw[..., 3:] < 0, -qxyzw, qxyzw)
+
+
+def qxyzw_to_rotmat(qxyzw: torch.Tensor) -> torch.Tensor:
+    """Quaternions (*, 4) ordered (x, y, z, w), normalised first -> rotation matrices (*, 3, 3)."""
+    check_shape("qxyzw", qxyzw, (4,))
+    return roma.unitquat_to_rotmat(qxyzw / torch.linalg.norm(qxyzw, dim=-1, keepdim=True))
+
+
+def qxyzw_to_qwxyz(qxyzw: torch.Tensor) -> torch.Tensor:
+    """Reorder quaternions (*, 4) from (x, y, z, w) to (w, x, y, z)."""
+    check_shape("qxyzw", qxyzw, (4,))
+    return roma.quat_xyzw_to_wxyz(qxyzw)
+
+
+def qwxyz_to_qxyzw(qwxyz: torch.Tensor) -> torch.Tensor:
+    """Reorder quaternions (*, 4) from (w, x, y, z) to (x, y, z, w)."""
+    check_shape("qwxyz", qwxyz, (4,))
+    return roma.quat_wxyz_to_xyzw(qwxyz)
+
+
+def rotation_angle(rot: torch.Tensor) -> torch.Tensor:
+    """Angle in radians, in [0, pi], of rotation matrices (*, 3, 3) -> (*,).
+
+    Uses atan2(sin, cos) with sin from the skew part and cos from the trace, accurate near 0
+    and near pi (arccos of the trace alone loses half the digits near 0).
+    """
+    check_shape("rot", rot, (3, 3))
+    skew = torch.stack([rot[..., 2, 1] - rot[..., 1, 2], rot[..., 0, 2] - rot[..., 2, 0],
+                        rot[..., 1, 0] - rot[..., 0, 1]], dim=-1)
+    sin = torch.linalg.norm(skew, dim=-1) / 2
+    cos = (rot[..., 0, 0] + rot[..., 1, 1] + rot[..., 2, 2] - 1) / 2
+    return torch.atan2(sin, cos)

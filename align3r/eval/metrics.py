@@ -1,0 +1,274 @@
+"""The official video-depth and camera-pose metrics (EVALUATION.md §1.4-1.6 and §2.4).
+
+Depth (`tool/depth_test.py`): valid pixels 1e-3 < gt < depth_max pooled over all frames of a
+sequence, one scale and shift per sequence (LAD or least squares), the aligned depth clipped to
+[1e-5, depth_max], seven metrics in float32 torch as the official code computes them, and the
+valid-pixel-weighted average over sequences. The per-frame variant is `tool/metric.py`'s.
+Pose (`dust3r/utils/vo_eval.py::eval_metrics`, evo): one Sim(3) Umeyama alignment of the
+estimated camera centres onto the ground truth, then ATE and RPE (delta 1 frame, all pairs).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+from scipy.optimize import minimize
+
+from align3r.geometry import (qxyzw_to_rotmat, rotation_angle, rotmat_to_qxyzw, similarity_matrix,
+                              umeyama_alignment)
+
+GT_MIN = 1e-3
+PRED_MIN = 1e-5
+DEPTH_MAX = 70.0
+DepthAlign = Literal["lad", "lstsq"]
+OFFICIAL_DEPTH_KEYS = {"abs_rel": "Abs Rel", "sq_rel": "Sq Rel", "rmse": "RMSE", "log_rmse": "Log RMSE",
+                       "delta1": "δ < 1.25", "delta2": "δ < 1.25^2", "delta3": "δ < 1.25^3",
+                       "valid_pixels": "valid_pixels"}
+
+
+@dataclass(frozen=True)
+class DepthMetrics:
+    """The official per-sequence depth metrics, plus the fitted alignment."""
+
+    abs_rel: float
+    """mean |a - g| / g over valid pixels."""
+    sq_rel: float
+    """mean (a - g)^2 / g."""
+    rmse: float
+    """sqrt(mean (a - g)^2), metres of the ground truth."""
+    log_rmse: float
+    """sqrt(mean (ln a - ln g)^2)."""
+    delta1: float
+    """fraction with max(a/g, g/a) < 1.25."""
+    delta2: float
+    """fraction below 1.25^2."""
+    delta3: float
+    """fraction below 1.25^3."""
+    valid_pixels: int
+    """number of pooled valid pixels; the weight in the dataset average."""
+    scale: float
+    """fitted scale s of a = clip(s p + t)."""
+    shift: float
+    """fitted shift t."""
+
+    def as_official_dict(self) -> dict[str, float]:
+        """The dict `depth_test.py` prints, with its key names (no scale and shift)."""
+        return {name: getattr(self, field) for field, name in OFFICIAL_DEPTH_KEYS.items()}
+
+
+@dataclass(frozen=True)
+class PerFrameDepthMetrics:
+    """`tool/metric.py`'s metrics: each computed per frame over its valid pixels, then averaged."""
+
+    abs_rel: float
+    sq_rel: float
+    rmse: float
+    rmse_log: float
+    delta1: float
+    delta2: float
+    delta3: float
+
+
+@dataclass(frozen=True)
+class PoseMetrics:
+    """evo's APE / RPE root mean squares after a Sim(3) Umeyama alignment."""
+
+    ate: float
+    """RMSE of camera-centre errors, ground-truth units."""
+    rpe_trans: float
+    """RMSE of the translation of consecutive relative-pose errors, ground-truth units."""
+    rpe_rot_deg: float
+    """RMSE of the rotation angle of consecutive relative-pose errors, degrees."""
+
+
+def depth_valid_mask(gt: np.ndarray, *, depth_max: float = DEPTH_MAX) -> np.ndarray:
+    """Official evaluation mask (*, H, W) bool: GT_MIN < gt < depth_max (NaN is invalid)."""
+    return (gt > GT_MIN) & (gt < depth_max)
+
+
+def fit_scale_shift(pred: np.ndarray, gt: np.ndarray, *, align: DepthAlign = "lad") -> tuple[float, float]:
+    """One scale and shift mapping pooled predicted depths onto ground truth.
+
+    "lad": `scipy.optimize.minimize` (BFGS, default tolerances) of sum |s p + t - g| from
+    s0 = median(g) / median(p) (torch's lower median, float32) and t0 = 0, the objective in
+    float64, exactly as `depth_test.py::absolute_value_scaling` runs under NumPy 2.
+    "lstsq": `numpy.linalg.lstsq` of [p, 1] [s, t]^T = g in the inputs' float32.
+
+    Args:
+        pred: (P,) float32 predicted depths at valid pixels.
+        gt: (P,) float32 ground-truth depths at the same pixels.
+        align: "lad" (official default) or "lstsq".
+
+    Returns:
+        (scale, shift).
+    """
+    if align == "lstsq":
+        design = np.stack([pred, np.ones_like(pred)], axis=1)
+        solution = np.linalg.lstsq(design, gt, rcond=None)[0]
+        return float(solution[0]), float(solution[1])
+    scale0 = (torch.median(torch.from_numpy(gt)) / torch.median(torch.from_numpy(pred))).item()
+    result = minimize(_absolute_error, np.array([scale0, 0.0]), args=(pred, gt))
+    return float(result.x[0]), float(result.x[1])
+
+
+def _absolute_error(params: np.ndarray, pred: np.ndarray, gt: np.ndarray) -> float:
+    """sum |s p + t - g| in float64 (the scalars promote the float32 arrays)."""
+    return float(np.sum(np.abs(params[0] * pred + params[1] - gt)))
+
+
+def align_depth(pred: torch.Tensor, scale: float, shift: float, *, depth_max: float = DEPTH_MAX) -> torch.Tensor:
+    """clip(scale * pred + shift, 1e-5, depth_max) in pred's dtype (float32 as official)."""
+    return torch.clamp(pred * scale + shift, min=PRED_MIN, max=depth_max)
+
+
+def video_depth_metrics(pred: np.ndarray, gt: np.ndarray, *, align: DepthAlign = "lad",
+                        depth_max: float = DEPTH_MAX) -> DepthMetrics:
+    """Official metrics of one sequence (EVALUATION.md §1.4).
+
+    Args:
+        pred: (N, H, W) predicted depth, any positive scale, at the ground truth's resolution.
+        gt: (N, H, W) ground-truth depth; invalid pixels <= 1e-3, >= depth_max or NaN.
+        align: "lad" (official default) or "lstsq".
+        depth_max: upper validity bound and clip value (official 70).
+
+    Returns:
+        DepthMetrics of the pooled valid pixels.
+
+    Raises:
+        ValueError: shapes differ or no pixel is valid.
+    """
+    if pred.shape != gt.shape:
+        raise ValueError(f"pred: expected the ground truth's shape {gt.shape}, got {pred.shape}")
+    valid = depth_valid_mask(gt, depth_max=depth_max)
+    if not valid.any():
+        raise ValueError(f"gt: no pixel with {GT_MIN} < depth < {depth_max}")
+    pred_valid = pred[valid].astype(np.float32)
+    gt_valid = gt[valid].astype(np.float32)
+    scale, shift = fit_scale_shift(pred_valid, gt_valid, align=align)
+    a = align_depth(torch.from_numpy(pred_valid), scale, shift, depth_max=depth_max)
+    g = torch.from_numpy(gt_valid)
+    ratio = torch.maximum(a / g, g / a)
+    return DepthMetrics(
+        abs_rel=torch.mean(torch.abs(a - g) / g).item(),
+        sq_rel=torch.mean((a - g) ** 2 / g).item(),
+        rmse=torch.sqrt(torch.mean((a - g) ** 2)).item(),
+        log_rmse=torch.sqrt(torch.mean((torch.log(a) - torch.log(g)) ** 2)).item(),
+        delta1=torch.mean((ratio < 1.25).float()).item(),
+        delta2=torch.mean((ratio < 1.25 ** 2).float()).item(),
+        delta3=torch.mean((ratio < 1.25 ** 3).float()).item(),
+        valid_pixels=int(valid.sum()), scale=scale, shift=shift)
+
+
+def per_frame_depth_metrics(pred: np.ndarray, gt: np.ndarray, scale: float, shift: float, *,
+                            depth_max: float = DEPTH_MAX) -> PerFrameDepthMetrics:
+    """`tool/metric.py`'s per-frame metrics of the aligned prediction, averaged over frames.
+
+    Each metric is sum(err * valid) / count(valid) per frame (RMSE: the square root of that
+    per frame), then the mean over frames. Frames without a valid pixel are left out (the
+    official code would return NaN).
+
+    Args:
+        pred: (N, H, W) predicted depth.
+        gt: (N, H, W) ground truth.
+        scale, shift: the sequence's alignment, e.g. from `video_depth_metrics`.
+        depth_max: validity bound and clip value.
+    """
+    valid_np = depth_valid_mask(gt, depth_max=depth_max)
+    keep = valid_np.any(axis=(-1, -2))
+    valid = torch.from_numpy(valid_np[keep])
+    a = align_depth(torch.from_numpy(pred[keep].astype(np.float32)), scale, shift, depth_max=depth_max)
+    g = torch.from_numpy(gt[keep].astype(np.float32))
+    count = valid.sum(dim=(-1, -2))
+    ratio = torch.maximum(a / g, g / a)
+
+    def frame_mean(err: torch.Tensor) -> torch.Tensor:
+        return torch.where(valid, err, torch.zeros_like(err)).sum(dim=(-1, -2)) / count
+
+    def frames_avg(err: torch.Tensor) -> float:
+        return frame_mean(err).mean().item()
+
+    return PerFrameDepthMetrics(
+        abs_rel=frames_avg(torch.abs(a - g) / g),
+        sq_rel=frames_avg(torch.abs(a - g) ** 2 / g),
+        rmse=torch.sqrt(frame_mean((a - g) ** 2)).mean().item(),
+        rmse_log=torch.sqrt(frame_mean((torch.log(a) - torch.log(g)) ** 2)).mean().item(),
+        delta1=frames_avg((ratio < 1.25).float()),
+        delta2=frames_avg((ratio < 1.25 ** 2).float()),
+        delta3=frames_avg((ratio < 1.25 ** 3).float()))
+
+
+def average_depth_metrics(sequences: list[DepthMetrics]) -> dict[str, float]:
+    """Valid-pixel-weighted mean of each official metric over sequences (official key names)."""
+    weights = [m.valid_pixels for m in sequences]
+    fields = [f for f in OFFICIAL_DEPTH_KEYS if f != "valid_pixels"]
+    return {OFFICIAL_DEPTH_KEYS[f]: float(np.average([getattr(m, f) for m in sequences], weights=weights))
+            for f in fields}
+
+
+def align_trajectory(c2w_est: torch.Tensor, c2w_gt: torch.Tensor) -> torch.Tensor:
+    """Sim(3)-align estimated poses onto the ground truth by their camera centres (evo's `align`).
+
+    Args:
+        c2w_est: (N, 4, 4) estimated camera-to-world poses.
+        c2w_gt: (N, 4, 4) ground-truth camera-to-world poses.
+
+    Returns:
+        (N, 4, 4) rigid c2w poses in the ground-truth world: rotation R_a R_k and centre
+        s R_a t_k + t_a (the scale moves centres only, as evo's `scale` does).
+    """
+    scale, rot, trans = umeyama_alignment(c2w_est[:, :3, 3], c2w_gt[:, :3, 3])
+    est2gt = similarity_matrix(scale, rot, trans)
+    aligned = est2gt @ c2w_est
+    aligned[:, :3, :3] = rot @ c2w_est[:, :3, :3]
+    return aligned
+
+
+def _through_quaternions(c2w: np.ndarray) -> torch.Tensor:
+    """(N, 4, 4) float64 with each rotation replaced by that of its unit quaternion.
+
+    The official code hands evo quaternions (`c2w_to_tumpose`), so slightly non-orthonormal
+    rotations (float32 optimiser output) are evaluated as their nearest unit quaternion.
+    """
+    c2w_t = torch.as_tensor(c2w, dtype=torch.float64).clone()
+    c2w_t[:, :3, :3] = qxyzw_to_rotmat(rotmat_to_qxyzw(c2w_t[:, :3, :3]))
+    return c2w_t
+
+
+def pose_metrics(c2w_est: np.ndarray, c2w_gt: np.ndarray) -> PoseMetrics:
+    """ATE and RPE (delta 1 frame, all pairs) after Sim(3) alignment, as the official evo call.
+
+    Args:
+        c2w_est: (N, 4, 4) estimated camera-to-world poses, paired with the ground truth by row.
+        c2w_gt: (N, 4, 4) ground-truth camera-to-world poses.
+
+    Returns:
+        PoseMetrics (ATE, RPE translation in GT units, RPE rotation in degrees).
+
+    Raises:
+        ValueError: shapes differ or fewer than 3 poses.
+    """
+    if c2w_est.shape != c2w_gt.shape or c2w_est.shape[1:] != (4, 4) or len(c2w_est) < 3:
+        raise ValueError(f"c2w_est, c2w_gt: expected two (N >= 3, 4, 4) arrays, got "
+                         f"{c2w_est.shape} and {c2w_gt.shape}")
+    gt = _through_quaternions(c2w_gt)
+    est = align_trajectory(_through_quaternions(c2w_est), gt)
+    ate = torch.linalg.norm(est[:, :3, 3] - gt[:, :3, 3], dim=-1)
+    rel_est = torch.linalg.inv(est[:-1]) @ est[1:]  # (N-1, 4, 4) `k+1 -> k`
+    rel_gt = torch.linalg.inv(gt[:-1]) @ gt[1:]
+    error = torch.linalg.inv(rel_gt) @ rel_est
+    rpe_trans = torch.linalg.norm(error[:, :3, 3], dim=-1)
+    rpe_rot = torch.rad2deg(rotation_angle(error[:, :3, :3]))
+
+    def rms(values: torch.Tensor) -> float:
+        return torch.sqrt(torch.mean(values ** 2)).item()
+
+    return PoseMetrics(ate=rms(ate), rpe_trans=rms(rpe_trans), rpe_rot_deg=rms(rpe_rot))
+
+
+def metrics_dict(metrics: DepthMetrics | PerFrameDepthMetrics | PoseMetrics) -> dict[str, float]:
+    """Field name -> value, for JSON reports."""
+    return dataclasses.asdict(metrics)
