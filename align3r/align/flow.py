@@ -1,0 +1,175 @@
+"""Optical flow for the flow term (RAFT, OpenCV DIS, or given) and the self-derived motion masks."""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+import cv2
+import numpy as np
+import torch
+
+from align3r.align.config import AlignConfig
+from align3r.align.init import pnp_ransac, weiszfeld_focal
+from align3r.align.objective import ego_flow
+from align3r.errors import InputError, ModelNotFoundError
+from align3r.infer.store import PairPredictions
+
+logger = logging.getLogger(__name__)
+
+
+def _pair_view_pose(pred_a_in_b: np.ndarray, mask_a: np.ndarray, focal_a: float,
+                    pp: tuple[float, float]) -> torch.Tensor:
+    """(4, 4) float32 camera a -> camera b by PnP (100 iterations), identity when it fails."""
+    try:
+        result = pnp_ransac(pred_a_in_b, mask_a, focal_a, pp, 100)
+    except cv2.error:
+        result = None
+    a2b = np.eye(4) if result is None else np.linalg.inv(result[1])
+    return torch.from_numpy(a2b.astype(np.float32))
+
+
+def pair_view(pairs: PairPredictions, e_ab: int, e_ba: int,
+              min_conf_thr: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Two-frame reconstruction without optimisation (dust3r/cloud_opt/pair_viewer.py, §6).
+
+    Args:
+        pairs: predictions holding the edge a -> b at `e_ab` and its reverse at `e_ba`.
+        min_conf_thr: PnP mask threshold on the pair's per-frame max confidence.
+
+    Returns:
+        c2w (2, 4, 4) with the more confident frame as world, focals (2,), depths (2, H, W);
+        index 0 is frame a, 1 is frame b.
+    """
+    height, width = pairs.conf_i.shape[1:]
+    pp = torch.tensor([width / 2, height / 2], device=pairs.conf_i.device)
+    edge_from = (e_ab, e_ba)  # edge whose first view is frame 0 / 1 of the pair
+    confs, focals, rel = [], [], []
+    for a in (0, 1):
+        e, e_rev = edge_from[a], edge_from[1 - a]
+        confs.append(float(pairs.conf_i[e].mean() * pairs.conf_j[e].mean()))
+        focals.append(float(weiszfeld_focal(pairs.pts3d_i_in_i[e][None], pp)[0]))
+        mask = (torch.maximum(pairs.conf_i[e], pairs.conf_j[e_rev]) > min_conf_thr).cpu().numpy()
+        rel.append(_pair_view_pose(pairs.pts3d_j_in_i[e_rev].cpu().numpy(), mask, focals[a],
+                                   (width / 2, height / 2)).to(pairs.conf_i.device))
+    eye = torch.eye(4, device=pairs.conf_i.device)
+    if confs[0] > confs[1]:
+        c2w = torch.stack([eye, rel[1]])
+        other = pairs.pts3d_j_in_i[e_ab] @ torch.linalg.inv(rel[1])[:3, :3].T + torch.linalg.inv(rel[1])[:3, 3]
+        depths = torch.stack([pairs.pts3d_i_in_i[e_ab][..., 2], other[..., 2]])
+    else:
+        c2w = torch.stack([rel[0], eye])
+        other = pairs.pts3d_j_in_i[e_ba] @ torch.linalg.inv(rel[0])[:3, :3].T + torch.linalg.inv(rel[0])[:3, 3]
+        depths = torch.stack([other[..., 2], pairs.pts3d_i_in_i[e_ba][..., 2]])
+    return c2w, torch.tensor(focals, device=pp.device), depths
+
+
+def motion_masks(pairs: PairPredictions, config: AlignConfig) -> torch.Tensor:
+    """Self-derived motion masks from the disagreement of flow and pairwise ego-motion (§4.4).
+
+    For each edge k < E/2 and its reverse k + E/2, a PairViewer gives poses, focals and depths;
+    each frame's error map |ego flow - flow| is normalised to [0, 1] per pair, and a pixel is
+    dynamic where the mean over the frame's maps exceeds `config.motion_mask_thre`.
+
+    Args:
+        pairs: symmetrised predictions (edge k + E/2 is edge k reversed) with flows.
+        config: `min_conf_thr` and `motion_mask_thre` are used.
+
+    Returns:
+        (N, H, W) bool, True on moving pixels.
+    """
+    half = len(pairs.edges) // 2
+    if len(pairs.edges) % 2 or not torch.equal(pairs.edges[half:], pairs.edges[:half].flip(1)):
+        raise InputError("motion masks need the symmetrised pair layout (edge k + E/2 reverses k)")
+    views = [pair_view(pairs, k, k + half, config.min_conf_thr) for k in range(half)]
+    c2w = torch.stack([v[0] for v in views])  # (E/2, 2, 4, 4)
+    height, width = pairs.conf_i.shape[1:]
+    pp = torch.tensor([width / 2, height / 2], device=c2w.device)
+    k = torch.zeros(half, 2, 3, 3, device=c2w.device)
+    k[..., 0, 0] = k[..., 1, 1] = torch.stack([v[1] for v in views])
+    k[..., :2, 2], k[..., 2, 2] = pp, 1
+    depths = torch.stack([v[2] for v in views])  # (E/2, 2, H, W)
+    err_i = (ego_flow(c2w[:, 0], c2w[:, 1], k[:, 0], k[:, 1], depths[:, 0])
+             - pairs.flow_ij[:half]).norm(dim=1)
+    err_j = (ego_flow(c2w[:, 1], c2w[:, 0], k[:, 1], k[:, 0], depths[:, 1])
+             - pairs.flow_ji[:half]).norm(dim=1)
+    errors = torch.cat([err_i, err_j])  # (E, H, W): frame i of each edge, then frame j
+    low = errors.amin(dim=(1, 2), keepdim=True)
+    errors = (errors - low) / (errors.amax(dim=(1, 2), keepdim=True) - low)
+    frames = torch.cat([pairs.edges[:half, 0], pairs.edges[:half, 1]])
+    num_frames = pairs.num_frames
+    total = torch.zeros(num_frames, height, width, device=c2w.device).index_add(0, frames, errors)
+    count = torch.zeros(num_frames, device=c2w.device).index_add(0, frames, torch.ones_like(frames, dtype=torch.float32))
+    return total / count[:, None, None] > config.motion_mask_thre
+
+
+def dis_flow(image_a: np.ndarray, image_b: np.ndarray) -> np.ndarray:
+    """OpenCV DIS optical flow (medium preset, CPU, offline) a -> b.
+
+    Args:
+        image_a, image_b: (H, W, 3) uint8 RGB.
+
+    Returns:
+        (2, H, W) float32 flow in pixels, channel 0 = x.
+    """
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    gray = [cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) for image in (image_a, image_b)]
+    return dis.calc(gray[0], gray[1], None).transpose(2, 0, 1).astype(np.float32)
+
+
+def _raft_model(device: torch.device | str) -> torch.nn.Module:
+    """torchvision's RAFT-large with hub weights; one clear error when unavailable."""
+    try:
+        from torchvision.models.optical_flow import Raft_Large_Weights, raft_large
+    except ImportError as error:
+        raise ModelNotFoundError("RAFT flow needs torchvision (pip install torchvision); "
+                                 "or use --flow dis") from error
+    try:
+        model = raft_large(weights=Raft_Large_Weights.C_T_SKHT_V2)
+    except (OSError, RuntimeError) as error:
+        raise ModelNotFoundError(f"RAFT weights are not cached in {torch.hub.get_dir()} and cannot "
+                                 "be downloaded (offline?); use --flow dis or --flow none") from error
+    return model.eval().to(device)
+
+
+def raft_flow(images: np.ndarray, edges: np.ndarray, *, device: torch.device | str = "cpu",
+              batch_size: int = 12) -> tuple[np.ndarray, np.ndarray]:
+    """RAFT-large flows (torchvision) for every edge, both directions.
+
+    Args:
+        images: (N, H, W, 3) uint8 RGB, H and W multiples of 8.
+        edges: (E, 2) frame indices.
+
+    Returns:
+        flow_ij, flow_ji: (E, 2, H, W) float32.
+    """
+    model = _raft_model(device)
+    frames = torch.from_numpy(images).permute(0, 3, 1, 2).float().div(127.5).sub(1)  # [-1, 1]
+    out_ij, out_ji = [], []
+    with torch.no_grad():
+        for start in range(0, len(edges), batch_size):
+            chunk = torch.from_numpy(edges[start:start + batch_size])
+            img_i, img_j = frames[chunk[:, 0]].to(device), frames[chunk[:, 1]].to(device)
+            out_ij.append(model(img_i, img_j)[-1].cpu())
+            out_ji.append(model(img_j, img_i)[-1].cpu())
+    return torch.cat(out_ij).numpy(), torch.cat(out_ji).numpy()
+
+
+def estimate_flow(images: np.ndarray, edges: np.ndarray, method: Literal["raft", "dis"], *,
+                  device: torch.device | str = "cpu") -> tuple[np.ndarray, np.ndarray]:
+    """Flows i -> j and j -> i for every edge with the chosen estimator.
+
+    Args:
+        images: (N, H, W, 3) uint8 RGB frames of the scene.
+        edges: (E, 2) local frame indices.
+        method: `raft` (torchvision, weights from the hub) or `dis` (OpenCV, offline).
+
+    Returns:
+        flow_ij, flow_ji: (E, 2, H, W) float32 in pixels, channel 0 = x.
+    """
+    if method == "raft":
+        return raft_flow(images, edges, device=device)
+    logger.debug("DIS flow for %d edges", len(edges))
+    flow_ij = np.stack([dis_flow(images[i], images[j]) for i, j in edges.tolist()])
+    flow_ji = np.stack([dis_flow(images[j], images[i]) for i, j in edges.tolist()])
+    return flow_ij, flow_ji

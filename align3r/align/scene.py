@@ -1,0 +1,107 @@
+"""The optimised parameters of one scene and their official encodings (ALIGNMENT.md §2)."""
+
+from __future__ import annotations
+
+import math
+
+import roma
+import torch
+from torch import nn
+
+FOCAL_BREAK = 20.0  # phi = 20 ln f (dust3r/cloud_opt/base_opt.py)
+
+
+def signed_log1p(x: torch.Tensor) -> torch.Tensor:
+    """sign(x) log(1 + |x|), the official translation encoding."""
+    return torch.sign(x) * torch.log1p(torch.abs(x))
+
+
+def signed_expm1(x: torch.Tensor) -> torch.Tensor:
+    """sign(x) (exp|x| - 1), inverse of `signed_log1p`."""
+    return torch.sign(x) * torch.expm1(torch.abs(x))
+
+
+def decode_rigid(pose7: torch.Tensor) -> torch.Tensor:
+    """(*, 7) `[qx qy qz qw, tau]` -> (*, 4, 4) rigid transform (quaternion normalised on use)."""
+    rot = roma.unitquat_to_rotmat(roma.quat_normalize(pose7[..., :4]))
+    trans = signed_expm1(pose7[..., 4:7])
+    top = torch.cat([rot, trans[..., None]], dim=-1)  # (*, 3, 4)
+    bottom = torch.zeros_like(top[..., :1, :])
+    bottom[..., 0, 3] = 1
+    return torch.cat([top, bottom], dim=-2)
+
+
+def encode_rigid(rot: torch.Tensor, trans: torch.Tensor) -> torch.Tensor:
+    """(*, 3, 3) rotation, (*, 3) translation -> (*, 7) `[qx qy qz qw, signed_log1p(t)]`."""
+    return torch.cat([roma.rotmat_to_unitquat(rot), signed_log1p(trans)], dim=-1)
+
+
+class SceneParams(nn.Module):
+    """Per-frame log-depth, pose and focal, per-edge similarity: the official parameterisation.
+
+    Attributes:
+        log_depth: (N, H*W) ln z-depth.
+        pose7: (N, 7) camera-to-world `[qx qy qz qw, signed_log1p(t)]`.
+        log_focal: (1,) shared or (N,) per frame, phi = 20 ln f.
+        pw_pose8: (E, 8) edge-to-world similarity `[qx qy qz qw, signed_log1p(t / s), ln s]`.
+        pp: (2,) principal point (W/2, H/2) (not optimised, `optimize_pp=False`).
+    """
+
+    def __init__(self, log_depth: torch.Tensor, pose7: torch.Tensor, log_focal: torch.Tensor,
+                 pw_pose8: torch.Tensor, *, height: int, width: int, base_scale: float) -> None:
+        super().__init__()
+        self.log_depth = nn.Parameter(log_depth)
+        self.pose7 = nn.Parameter(pose7)
+        self.log_focal = nn.Parameter(log_focal)
+        self.pw_pose8 = nn.Parameter(pw_pose8)
+        self.register_buffer("pp", torch.tensor([width / 2, height / 2], dtype=log_depth.dtype,
+                                                device=log_depth.device))
+        self.height, self.width = height, width
+        self.log_base_scale = math.log(base_scale)
+
+    @property
+    def num_frames(self) -> int:
+        return self.log_depth.shape[0]
+
+    def c2w(self) -> torch.Tensor:
+        """(N, 4, 4) camera-to-world poses."""
+        return decode_rigid(self.pose7)
+
+    def focals(self) -> torch.Tensor:
+        """(N,) focal lengths in pixels."""
+        return torch.exp(self.log_focal / FOCAL_BREAK).expand(self.num_frames)
+
+    def intrinsics(self) -> torch.Tensor:
+        """(N, 3, 3) pinhole K with the principal point (W/2, H/2)."""
+        k = torch.zeros(self.num_frames, 3, 3, dtype=self.pp.dtype, device=self.pp.device)
+        focals = self.focals()
+        k[:, 0, 0], k[:, 1, 1] = focals, focals
+        k[:, :2, 2] = self.pp
+        k[:, 2, 2] = 1
+        return k
+
+    def depths(self) -> torch.Tensor:
+        """(N, H, W) z-depth."""
+        return torch.exp(self.log_depth).view(-1, self.height, self.width)
+
+    def pts3d_world(self) -> torch.Tensor:
+        """(N, H*W, 3) world points X_k = c2w_k [D (u - cx) / f, D (v - cy) / f, D]."""
+        v, u = torch.meshgrid(torch.arange(self.height, device=self.pp.device),
+                              torch.arange(self.width, device=self.pp.device), indexing="ij")
+        uv = torch.stack([u, v], dim=-1).view(1, -1, 2).to(self.pp.dtype)  # (1, HW, 2)
+        depth = torch.exp(self.log_depth)[..., None]  # (N, HW, 1)
+        pts_in_cam = torch.cat([depth * (uv - self.pp) / self.focals()[:, None, None], depth], -1)
+        c2w = self.c2w()
+        return pts_in_cam @ c2w[:, :3, :3].transpose(1, 2) + c2w[:, None, :3, 3]
+
+    def pw_scales(self) -> torch.Tensor:
+        """(E,) effective edge scales, geometric mean pinned to the base scale (the gauge)."""
+        log_scale = self.pw_pose8[:, 7]
+        return torch.exp(log_scale) * torch.exp(self.log_base_scale - log_scale.mean())
+
+    def edge2w(self) -> torch.Tensor:
+        """(E, 4, 4) per-edge similarity s (R x + T): both rotation and translation rows scaled."""
+        sim = decode_rigid(self.pw_pose8[:, :7])
+        scale = torch.ones_like(sim[:, :, :1]).clone()
+        scale[:, :3] = self.pw_scales()[:, None, None]
+        return sim * scale
