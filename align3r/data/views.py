@@ -29,6 +29,10 @@ class ViewConfig:
     pixel(s) valid (official); "none" leaves it without valid pixels."""
 
 
+TEST_VIEW_CONFIG = ViewConfig(crop=CropConfig(aug_f=False, aug_crop=0), color_jitter=None)
+"""Test sets: principal-point crop, cover rescale and centred crop only; normalisation only."""
+
+
 @dataclass(frozen=True)
 class View:
     """One view of a pair, or a batch of them after `collate_pairs` (a leading B on every tensor,
