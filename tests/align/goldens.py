@@ -70,3 +70,9 @@ def check_loss_curve(curve: np.ndarray, golden_curve: np.ndarray, every: float) 
     """Tolerance 3: entry 0 <= 1e-5, first 10 <= 1e-4, all <= `every`, final <= 1e-3 (relative)."""
     rel = np.abs(curve / golden_curve - 1)
     assert rel[0] <= 1e-5 and rel[:10].max() <= 1e-4 and rel.max() <= every and rel[-1] <= 1e-3
+
+
+def abs_rel_one_scale(depths: np.ndarray, gt_depths: np.ndarray) -> float:
+    """Abs Rel of (N, H, W) depths after one median scale for the whole sequence."""
+    scale = np.median(gt_depths) / np.median(depths)
+    return float(np.mean(np.abs(scale * depths - gt_depths) / gt_depths))
