@@ -12,6 +12,7 @@ from align3r.data.augment import ColorJitterConfig, color_jitter, normalize_imag
 from align3r.data.crop import CropConfig, FrameArrays, crop_and_resize
 from align3r.data.readers.base import FrameRecord
 from align3r.geometry import transform_points, unproject_depth
+from align3r.prior.condition import prior_points
 
 
 @dataclass(frozen=True)
@@ -76,30 +77,6 @@ class View:
         return view
 
 
-def prior_point_map(prior_depth: np.ndarray, focal: float) -> np.ndarray:
-    """The prior's conditioning point map at the prior's own resolution (§4.2, MODEL.md §10.2).
-
-    X = (u − W/2)·Z/f, Y = (v − H/2)·Z/f, Z, in float64, then each channel min-max normalised
-    over the whole map to [0, 1]. A constant channel becomes 0 (the official code divides by
-    zero and gives NaN).
-
-    Args:
-        prior_depth: (H, W) prior as stored (metric depth, or disparity used as Z).
-        focal: any positive focal in pixels (it cancels in the normalisation).
-
-    Returns:
-        (H, W, 3) float32 in [0, 1].
-    """
-    height, width = prior_depth.shape
-    z = prior_depth.astype(np.float64)
-    v, u = np.mgrid[0:height, 0:width].astype(np.float64)
-    pts = np.stack([(u - width / 2) * z / focal, (v - height / 2) * z / focal, z], axis=-1)
-    low, high = pts.min(axis=(0, 1)), pts.max(axis=(0, 1))
-    span = high - low
-    normalised = np.divide(pts - low, span, out=np.zeros_like(pts), where=span > 0)
-    return normalised.astype(np.float32)
-
-
 def gt_points_and_mask(depth: torch.Tensor, intrinsics: torch.Tensor, c2w: torch.Tensor, *,
                        max_depth: float, fallback: Literal["nearest", "none"]) -> tuple[torch.Tensor, torch.Tensor]:
     """GT points in the world and the two-channel validity mask (§4.5).
@@ -138,8 +115,8 @@ def make_view(record: FrameRecord, resolution: tuple[int, int], rng: np.random.G
     Returns:
         The view; its fingerprint `rng` is 0 until `PairDataset` draws it.
     """
-    frame = FrameArrays(record.rgb, record.depth, prior_point_map(record.prior_depth, record.prior_focal),
-                        record.intrinsics.astype(np.float64))
+    prior_pts = prior_points(record.prior_depth[None], record.prior_focal)[0]  # at the stored resolution (§4.2)
+    frame = FrameArrays(record.rgb, record.depth, prior_pts, record.intrinsics.astype(np.float64))
     frame = crop_and_resize(frame, resolution, rng, config.crop, label=record.label)
     rgb = frame.rgb if config.color_jitter is None else color_jitter(frame.rgb, rng, config.color_jitter)
     depth = torch.tensor(frame.depth, dtype=torch.float32)

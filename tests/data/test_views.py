@@ -8,10 +8,7 @@ import torch
 
 from align3r.data.crop import CropConfig
 from align3r.data.readers.base import FrameRecord
-from align3r.data.views import ViewConfig, collate_pairs, gt_points_and_mask, make_view, prior_point_map
-
-TEST_SET = ViewConfig(crop=CropConfig(aug_f=False, aug_crop=0), color_jitter=None)
-
+from align3r.data.views import TEST_VIEW_CONFIG, ViewConfig, collate_pairs, gt_points_and_mask, make_view
 
 def _record(width: int = 170, height: int = 96, *, depth: np.ndarray | None = None) -> FrameRecord:
     rng = np.random.default_rng(0)
@@ -22,26 +19,6 @@ def _record(width: int = 170, height: int = 96, *, depth: np.ndarray | None = No
                        depth=rng.uniform(1, 30, size=(height, width)).astype(np.float32) if depth is None else depth,
                        intrinsics=k, c2w=c2w, prior_depth=rng.uniform(2, 20, size=(height, width)).astype(np.float32),
                        prior_focal=90.0, label="seq/000001.png", dataset="synthetic")
-
-
-def test_prior_point_map_known_values_and_range() -> None:
-    z = np.array([[2.0, 4.0, 2.0], [2.0, 2.0, 8.0]])
-    pts = prior_point_map(z, 10.0)
-    x = (np.arange(3) - 1.5)[None, :] * z / 10  # centre W/2 = 1.5, not (W-1)/2
-    y = (np.arange(2) - 1.0)[:, None] * z / 10
-    for channel, raw in enumerate((x, y, z)):
-        np.testing.assert_allclose(pts[..., channel], (raw - raw.min()) / (raw.max() - raw.min()), atol=1e-7)
-    assert pts.dtype == np.float32 and pts.min() == 0 and pts.max() == 1
-
-
-def test_prior_point_map_ignores_focal_and_global_scale() -> None:
-    z = np.random.default_rng(1).uniform(1, 9, size=(6, 8))
-    np.testing.assert_allclose(prior_point_map(z, 200.0), prior_point_map(3.7 * z, 1234.5), atol=1e-6)
-
-
-def test_prior_point_map_constant_channel_is_zero_not_nan() -> None:
-    pts = prior_point_map(np.full((1, 4), 5.0), 10.0)  # Y and Z constant
-    assert np.isfinite(pts).all() and (pts[..., 1:] == 0).all()
 
 
 def test_gt_points_known_answer_and_the_400_filter() -> None:
@@ -93,18 +70,25 @@ def test_view_is_deterministic_given_the_generator() -> None:
 
 def test_test_set_view_has_no_augmentation() -> None:
     record = _record()
-    view = make_view(record, (96, 96), np.random.default_rng(0), TEST_SET)
+    view = make_view(record, (96, 96), np.random.default_rng(0), TEST_VIEW_CONFIG)
     left = round((168 - 96) / 2)  # principal point (84.3, 47.6) -> crop 168 x 96, then a centred 96 x 96
     expected = torch.from_numpy(record.rgb[:, left:left + 96]).permute(2, 0, 1).float() / 127.5 - 1
     torch.testing.assert_close(view.img, expected)
     torch.testing.assert_close(view.camera_intrinsics[:2, 2], torch.tensor([84.3 - left, 47.6]))
+    # The prior map is normalised over the whole stored frame first (§4.2), then cropped: a sub-range of [0, 1].
+    z = record.prior_depth.astype(np.float64)
+    expected_z = (z - z.min()) / (z.max() - z.min())
+    np.testing.assert_allclose(view.prior_pts[..., 2].numpy(), expected_z[:, left:left + 96], atol=1e-6)
+    x = (np.arange(170) - 85.0) * z / 90.0  # X = (u - W/2) Z / f
+    np.testing.assert_allclose(view.prior_pts[..., 0].numpy(), ((x - x.min()) / (x.max() - x.min()))[:, left:left + 96],
+                               atol=1e-6)
 
 
 def test_sky_and_far_depth_in_the_view_mask() -> None:
     depth = np.full((96, 170), 600.0, dtype=np.float32)
     depth[40:60, 70:100] = 5.0
     depth[:10] = 0.0
-    view = make_view(_record(depth=depth), (128, 96), np.random.default_rng(0), TEST_SET)
+    view = make_view(_record(depth=depth), (128, 96), np.random.default_rng(0), TEST_VIEW_CONFIG)
     near = view.depthmap == 5.0
     assert torch.equal(view.valid_mask[..., 0], near) and near.any()
     assert torch.equal(view.valid_mask[..., 1], view.depthmap > 0)
