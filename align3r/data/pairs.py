@@ -7,6 +7,7 @@ import logging
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields, replace
+from typing import Literal
 
 import numpy as np
 import torch
@@ -146,20 +147,25 @@ class AspectBatchSampler(Sampler[list[tuple[int, int]]]):
     """Micro-batches of `(index, ar_index)` with one aspect ratio each, this rank's share (§3.3).
 
     Per epoch e, with `rng = default_rng(e + seed)`: `total` = the dataset size floored to a
-    multiple of batch·world; shuffle `arange(total)`; draw one aspect index per block of
-    `batch_size`; rank r keeps the contiguous r-th of `world_size` slices. Ranks are disjoint and
-    together cover the `total` indices. Use as a DataLoader `batch_sampler`.
+    multiple of batch·world; shuffle `arange(total)`; then, by `layout`:
+    * "official": one aspect index per block of `batch_size`; rank r keeps the contiguous r-th
+      of `world_size` slices (`batched_sampler.py`).
+    * "interleaved": one aspect index per block of batch·world (a global step); rank r keeps the
+      r-th micro-batch of each block. One process with batch·world per micro-batch then sees, at
+      every step, exactly the union of what the ranks see: what a test of DDP against a single
+      process needs.
+    Ranks are disjoint and together cover the `total` indices. Use as a DataLoader `batch_sampler`.
     """
 
     def __init__(self, dataset_size: int, batch_size: int, num_resolutions: int, *, world_size: int = 1,
-                 rank: int = 0, seed: int = 777) -> None:
+                 rank: int = 0, seed: int = 777, layout: Literal["official", "interleaved"] = "official") -> None:
         if not 0 <= rank < world_size:
             raise ValueError(f"rank {rank} outside world size {world_size}")
         self.total = dataset_size // (batch_size * world_size) * batch_size * world_size
         if self.total == 0:
             raise InputError(f"{dataset_size} pairs cannot fill one batch of {batch_size} on {world_size} rank(s)")
         self.batch_size, self.num_resolutions = batch_size, num_resolutions
-        self.world_size, self.rank, self.seed = world_size, rank, seed
+        self.world_size, self.rank, self.seed, self.layout = world_size, rank, seed, layout
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -171,9 +177,13 @@ class AspectBatchSampler(Sampler[list[tuple[int, int]]]):
     def __iter__(self) -> Iterator[list[tuple[int, int]]]:
         rng = np.random.default_rng(seed=self.epoch + self.seed)
         order = rng.permutation(self.total)
-        ar_index = np.repeat(rng.integers(self.num_resolutions, size=self.total // self.batch_size), self.batch_size)
-        share = self.total // self.world_size
-        mine = slice(self.rank * share, (self.rank + 1) * share)
+        block = self.batch_size * (self.world_size if self.layout == "interleaved" else 1)
+        ar_index = np.repeat(rng.integers(self.num_resolutions, size=self.total // block), block)
+        if self.layout == "interleaved":  # (steps, world, batch) -> this rank's column
+            mine = np.arange(self.total).reshape(-1, self.world_size, self.batch_size)[:, self.rank].ravel()
+        else:
+            share = self.total // self.world_size
+            mine = np.arange(self.rank * share, (self.rank + 1) * share)
         items = [(int(i), int(a)) for i, a in zip(order[mine], ar_index[mine])]
         for start in range(0, len(items), self.batch_size):
             yield items[start:start + self.batch_size]

@@ -101,11 +101,13 @@ def test_official_sampler_numbers() -> None:
     assert sampler.total == 27_748 and len(sampler) == 6_937
 
 
+@pytest.mark.parametrize("layout", ["official", "interleaved"])
 @pytest.mark.parametrize(("size", "batch", "world"), [(101, 2, 1), (101, 2, 2), (100, 4, 3)])
-def test_sampler_ranks_are_disjoint_and_cover_with_one_ratio_per_batch(size: int, batch: int, world: int) -> None:
+def test_sampler_ranks_are_disjoint_and_cover_with_one_ratio_per_batch(size: int, batch: int, world: int,
+                                                                        layout: str) -> None:
     seen = []
     for rank in range(world):
-        sampler = AspectBatchSampler(size, batch, 3, world_size=world, rank=rank)
+        sampler = AspectBatchSampler(size, batch, 3, world_size=world, rank=rank, layout=layout)
         sampler.set_epoch(2)
         batches = list(sampler)
         assert len(batches) == len(sampler) and all(len(b) == batch for b in batches)
@@ -113,6 +115,19 @@ def test_sampler_ranks_are_disjoint_and_cover_with_one_ratio_per_batch(size: int
         seen += [i for b in batches for i, _ in b]
     total = size // (batch * world) * batch * world
     assert sorted(seen) == list(range(total))
+
+
+def test_interleaved_ranks_match_one_process_with_the_global_batch() -> None:
+    single = list(AspectBatchSampler(103, 6, 3, layout="interleaved"))
+    ranks = [list(AspectBatchSampler(103, 2, 3, world_size=3, rank=r, layout="interleaved")) for r in range(3)]
+    assert len(single) == 17 and [len(r) for r in ranks] == [17] * 3
+    assert single == [ranks[0][s] + ranks[1][s] + ranks[2][s] for s in range(17)]
+
+
+def test_official_layout_gives_each_rank_a_contiguous_slice() -> None:
+    everything = [item for b in AspectBatchSampler(100, 2, 3) for item in b]
+    rank1 = [item for b in AspectBatchSampler(100, 2, 3, world_size=2, rank=1) for item in b]
+    assert rank1 == everything[50:]
 
 
 def test_sampler_is_deterministic_per_epoch_and_changes_across_epochs() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from align3r.data.readers.base import FrameRecord, Sequence, SequenceReader
 from align3r.data.readers.official import (PointOdysseyReader, ProcReader, SceneFlowReader, SpringReader,
@@ -16,7 +17,7 @@ READERS: dict[str, type[SequenceReader]] = {
 }
 
 
-def make_reader(name: str, root: str | Path, **options) -> SequenceReader:
+def make_reader(name: str, root: str | Path, **options: Any) -> SequenceReader:
     """The reader `name` (a key of READERS) over `root`; `options` go to its constructor."""
     if name not in READERS:
         raise InputError(f"unknown dataset {name!r}; choose one of {', '.join(READERS)}")

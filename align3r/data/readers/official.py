@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
@@ -102,7 +102,7 @@ class SpringReader(ProcReader):
     split_patterns = {"train": ("train/*",)}
 
     def __init__(self, root: str | Path, *, reading: Literal["official", "monst3r"] = "official",
-                 depth_scale: float = 1.0, **options) -> None:
+                 depth_scale: float = 1.0, **options: Any) -> None:
         self.stored_pose = "c2w" if reading == "official" else "w2c_flipped"
         self.depth_scale = depth_scale
         super().__init__(root, **options)
