@@ -31,7 +31,8 @@ def _adjust_hue(image: Image.Image, shift: float) -> Image.Image:
     return Image.merge("HSV", (hue, saturation, value)).convert("RGB")
 
 
-def color_jitter(rgb: np.ndarray, rng: np.random.Generator, config: ColorJitterConfig = ColorJitterConfig()) -> np.ndarray:
+def color_jitter(rgb: np.ndarray, rng: np.random.Generator,
+                 config: ColorJitterConfig = ColorJitterConfig()) -> np.ndarray:
     """Random brightness, contrast, saturation and hue, in a random order.
 
     The same operations and semantics as torchvision's `ColorJitter` on a PIL image (its PIL

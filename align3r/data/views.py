@@ -125,7 +125,8 @@ def make_view(record: FrameRecord, resolution: tuple[int, int], rng: np.random.G
     pts3d, valid = gt_points_and_mask(depth, intrinsics, c2w, max_depth=config.max_depth, fallback=config.fallback)
     return View(img=normalize_image(rgb), depthmap=depth, camera_pose=c2w, camera_intrinsics=intrinsics,
                 prior_pts=torch.tensor(frame.prior_pts, dtype=torch.float32),
-                pts3d=pts3d, valid_mask=valid, true_shape=torch.tensor([resolution[1], resolution[0]], dtype=torch.int32),
+                pts3d=pts3d, valid_mask=valid,
+                true_shape=torch.tensor([resolution[1], resolution[0]], dtype=torch.int32),
                 idx=torch.tensor(idx, dtype=torch.int64), rng=torch.tensor(0, dtype=torch.int64),
                 dataset=record.dataset, label=record.label, instance=record.label)
 

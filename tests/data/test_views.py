@@ -49,7 +49,8 @@ def test_view_has_the_requested_size_and_consistent_contents(resolution: tuple[i
                      idx=(7, 1, 0))
     width, height = resolution
     assert view.img.shape == (3, height, width) and view.depthmap.shape == (height, width)
-    assert view.prior_pts.shape == view.pts3d.shape == (height, width, 3) and view.valid_mask.shape == (height, width, 2)
+    assert view.prior_pts.shape == view.pts3d.shape == (height, width, 3)
+    assert view.valid_mask.shape == (height, width, 2)
     assert view.true_shape.tolist() == [height, width] and view.idx.tolist() == [7, 1, 0]
     assert view.img.min() >= -1 and view.img.max() <= 1
     assert view.prior_pts.min() >= 0 and view.prior_pts.max() <= 1
