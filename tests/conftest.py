@@ -1,12 +1,8 @@
-"""Shared test fixtures: the folder of golden vectors copied into the repository."""
+"""Test session settings: one torch thread, so that timings do not collapse when other processes
+share the cores (with 2 threads and a busy machine a step can take 10x longer)."""
 
-from pathlib import Path
-
-import pytest
-
-DATA = Path(__file__).parent / "data"
+import torch
 
 
-@pytest.fixture
-def data_dir() -> Path:
-    return DATA
+def pytest_configure(config) -> None:
+    torch.set_num_threads(1)
