@@ -237,3 +237,22 @@ def test_pfm_round_trip_and_bottom_to_top_rows(tmp_path: Path) -> None:
     np.testing.assert_array_equal(read_pfm(tmp_path / "a.pfm"), image)
     (tmp_path / "b.pfm").write_bytes(b"Pf\n2 1\n1.0\n" + np.array([1.5, -2], ">f4").tobytes())
     np.testing.assert_array_equal(read_pfm(tmp_path / "b.pfm"), [[1.5, -2]])
+
+
+def test_synthetic_reader_reads_the_generator_output(tmp_path: Path) -> None:
+    synthetic = pytest.importorskip("align3r.data.synthetic.sequence")
+    writer = pytest.importorskip("align3r.data.synthetic.writer")
+    sequence = synthetic.generate_sequence(synthetic.SynthConfig(frames=3, width=40, height=24, seed=5))
+    writer.write_sequence(sequence, tmp_path / "seq")
+    depth_pro = make_reader("synthetic", tmp_path)
+    depth_anything = make_reader("synthetic", tmp_path, prior="depthanything")
+    for k in range(3):
+        record, other = depth_pro.read_frame(0, k), depth_anything.read_frame(0, k)
+        np.testing.assert_array_equal(record.rgb, sequence.images[k])
+        np.testing.assert_array_equal(record.depth, np.where(sequence.valid_masks[k], sequence.depths[k], 0))
+        np.testing.assert_array_equal(record.intrinsics, sequence.intrinsics[k].astype(np.float32))
+        np.testing.assert_array_equal(record.c2w, sequence.poses_c2w[k].astype(np.float32))
+        np.testing.assert_array_equal(record.prior_depth, sequence.priors["depth-pro"].stored[k])
+        assert record.prior_focal == pytest.approx(sequence.priors["depth-pro"].focal_px[k])
+        np.testing.assert_array_equal(other.prior_depth, sequence.priors["depth-anything"].stored[k])
+        assert other.prior_focal == pytest.approx(sequence.intrinsics[k][0, 0])  # no stored focal: the GT fx

@@ -172,10 +172,16 @@ def prior_focal(path: Path, value: np.ndarray) -> float:
     return float(value.item())
 
 
-def read_prior(path: Path, size: tuple[int, int]) -> tuple[np.ndarray, float]:
-    """A prior file's map ((H, W) float32, finite, at the frame's `size`) and focal in pixels."""
-    prior = read_npz(path, ("depth", "focallength_px"))
+def read_prior(path: Path, size: tuple[int, int], *, default_focal: float | None = None) -> tuple[np.ndarray, float]:
+    """A prior file's map ((H, W) float32, finite, at the frame's `size`) and focal in pixels.
+
+    `default_focal` stands in for a missing `focallength_px` (else the key is required).
+    """
+    prior = read_npz(path, ("depth",) if default_focal is not None else ("depth", "focallength_px"),
+                     optional=("focallength_px",))
     depth = check_size(path, np.asarray(prior["depth"], dtype=np.float32), size)
     if not np.isfinite(depth).all():
         raise InputError(f"{path}: prior depth has non-finite values")
+    if "focallength_px" not in prior:
+        return depth, float(default_focal)
     return depth, prior_focal(path, prior["focallength_px"])

@@ -68,14 +68,14 @@ def _read_image(path: Path, mode: str) -> np.ndarray:
         raise InputError(f"{path}: unreadable image ({err})") from None
 
 
-def read_npz(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """The named arrays of an npz file (loaded without pickles)."""
+def read_npz(path: Path, keys: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """The named arrays of an npz file (loaded without pickles); `optional` ones only if present."""
     try:
         with np.load(path, allow_pickle=False) as archive:
             missing = [k for k in keys if k not in archive.files]
             if missing:
                 raise InputError(f"{path}: npz lacks {', '.join(missing)} (has {', '.join(archive.files)})")
-            return {k: archive[k] for k in keys}
+            return {k: archive[k] for k in (*keys, *optional) if k in archive.files}
     except FileNotFoundError:
         raise InputError(f"{path}: missing npz") from None
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:

@@ -15,10 +15,12 @@ from align3r.errors import InputError
 class SyntheticReader(SequenceReader):
     """Synthetic sequences: `rgb/<id>.png`, `depth/<id>.npy`, `cameras.npz` (`intrinsics` N x 3 x 3,
     `cam2world` N x 4 x 4, OpenCV, indexed by the integer frame id) and
-    `prior/<style>/<id>.npz` (`depth`, `focallength_px`).
+    `prior/<style>/<id>.npz` (`depth`, and `focallength_px` for the depth-pro style; without
+    it the prior focal is the GT fx, the official rule for Depth Anything training files).
 
     `root` is one sequence folder (it holds `cameras.npz`) or a folder of sequence folders.
-    Depth is metric; non-finite depth (no surface) becomes 0.
+    Depth is metric; non-finite depth (no surface) becomes 0. The `mask/` folder holds dynamic
+    masks, not validity, and is not read.
     """
 
     name = "synthetic"
@@ -49,7 +51,8 @@ class SyntheticReader(SequenceReader):
             raise InputError(f"{cameras_path}: has no camera for frame {frame_id}")
         intrinsics = check_matrix(cameras_path, "intrinsics", cameras["intrinsics"][index], (3, 3))
         c2w = check_matrix(cameras_path, "cam2world", cameras["cam2world"][index], (4, 4))
-        prior_depth, focal = read_prior(prior_path, size)
+        # The depth-anything style stores no focal; like the official training files, use the GT fx (§2.5).
+        prior_depth, focal = read_prior(prior_path, size, default_focal=float(intrinsics[0, 0]))
         return FrameRecord(rgb=rgb, depth=depth, intrinsics=intrinsics.astype(np.float32),
                            c2w=c2w.astype(np.float32), prior_depth=prior_depth, prior_focal=focal,
                            label=str(rgb_path), dataset=self.name)
