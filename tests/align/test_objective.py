@@ -52,8 +52,13 @@ def test_ego_flow_of_a_sideways_translation_is_focal_baseline_over_depth():
     c2w_i, c2w_j = _pose([0, 0, 0], [0, 0, 0])[None], _pose([0, 0, 0], [0.2, 0, 0])[None]
     depth = torch.full((1, 12, 16), 4.0, dtype=torch.float64)
     flow = ego_flow(c2w_i, c2w_j, k, k, depth)
-    torch.testing.assert_close(flow[:, 0], torch.full_like(depth, -50 * 0.2 / 4), rtol=0, atol=2e-5)  # 1e-6 guards
-    torch.testing.assert_close(flow[:, 1], torch.zeros_like(depth), atol=1e-9, rtol=0)
+    v, u = torch.meshgrid(torch.arange(12.0, dtype=torch.float64), torch.arange(16.0, dtype=torch.float64),
+                          indexing="ij")
+    disparity = 1 / (4 + 1e-6)  # the official guards: 1e-6 on depth and on the projected z
+    expected_u = (u - 50 * 0.2 * disparity) / (1 + 1e-6) - u
+    torch.testing.assert_close(flow[0, 0], expected_u)
+    torch.testing.assert_close(flow[0, 1], v / (1 + 1e-6) - v)
+    assert float((flow[0, 0] + 2.5).abs().max()) < 1e-4  # f b / D
 
 
 def test_masked_flow_loss_ignores_dynamic_and_capped_pixels():
