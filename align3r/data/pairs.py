@@ -78,14 +78,14 @@ class PairDataset(Dataset):
     def get(self, index: int, ar_index: int, rng: np.random.Generator) -> tuple[View, View]:
         """Views of pair `index` at `resolutions[ar_index]`, each through the pipeline with `rng`."""
         for attempt in range(100):
-            pair = self.pairs[(index + attempt) % len(self.pairs)]
+            position = (index + attempt) % len(self.pairs)
             try:
-                return self._views(pair, (index, ar_index), rng)
+                return self._views(self.pairs[position], (index, ar_index), rng)
             except InputError as err:
                 if not self.skip_unreadable:
                     raise
                 self.unreadable += 1
-                logger.warning("skipping pair %d: %s", index, err)
+                logger.warning("skipping unreadable pair %d (%d so far): %s", position, self.unreadable, err)
         raise InputError(f"{self.reader.root}: 100 pairs in a row are unreadable; check the dataset")
 
     def _views(self, pair: Pair, item: tuple[int, int], rng: np.random.Generator) -> tuple[View, View]:

@@ -193,6 +193,12 @@ def test_registry_names_and_unknown_dataset(tmp_path: Path) -> None:
         make_reader("kitti", tmp_path)
     with pytest.raises(InputError, match="no vkitti2 sequence"):
         make_reader("vkitti2", tmp_path)
+    with pytest.raises(InputError, match="unknown prior 'midas'"):
+        make_reader("vkitti2", tmp_path, prior="midas")
+    with pytest.raises(InputError, match="unknown split 'val'"):
+        make_reader("vkitti2", tmp_path, split="val")
+    with pytest.raises(InputError, match="root folder does not exist"):
+        make_reader("vkitti2", tmp_path / "absent")
 
 
 def test_missing_file_raises_naming_it_or_is_skipped_and_counted(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, get_args
 
 import numpy as np
 
@@ -82,6 +82,8 @@ class SequenceReader:
         self.on_error = on_error
         self.skipped: list[str] = []
         """One line per frame dropped for a missing file (on_error="skip")."""
+        if prior not in get_args(PriorName):
+            raise InputError(f"{self.name}: unknown prior {prior!r}; choose one of {', '.join(get_args(PriorName))}")
         if split not in self.split_patterns:
             raise InputError(f"{self.name}: unknown split {split!r}; choose one of {', '.join(self.split_patterns)}")
         if not self.root.is_dir():
@@ -98,11 +100,16 @@ class SequenceReader:
         return sorted(p for p in found if not any(word in p.name for word in self.excluded))
 
     def _scan(self, path: Path) -> Sequence:
-        listing: dict[Path, set[str]] = {}
+        listing: dict[Path, set[str]] = {}  # folder -> its file names, listed once
+
+        def exists(file: Path) -> bool:
+            if file.parent not in listing:
+                listing[file.parent] = _names(file.parent)
+            return file.name in listing[file.parent]
+
         kept = []
         for frame_id in self._frame_ids(path):
-            missing = [f for f in self._frame_files(path, frame_id)
-                       if f.name not in listing.setdefault(f.parent, _names(f.parent))]
+            missing = [f for f in self._frame_files(path, frame_id) if not exists(f)]
             if not missing:
                 kept.append(frame_id)
             elif self.on_error == "skip":
