@@ -1,0 +1,81 @@
+"""Prior networks through transformers: the optional import, offline-safe hub snapshots, device and batches."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from align3r.errors import Align3rError, ModelNotFoundError
+
+PRIOR_REPOS: dict[str, str] = {
+    "depth-anything-v2-small": "depth-anything/Depth-Anything-V2-Small-hf",
+    "depth-anything-v2-base": "depth-anything/Depth-Anything-V2-Base-hf",
+    "depth-anything-v2-large": "depth-anything/Depth-Anything-V2-Large-hf",
+    "depth-pro": "apple/DepthPro-hf",
+}
+"""Prior names -> transformers checkpoints on the hub (the official prior is DA-V2 Large)."""
+
+_SNAPSHOT_FILES = ["*.json", "*.safetensors"]
+
+
+def import_transformers() -> ModuleType:
+    """The `transformers` module, or a one-line error naming the extra to install."""
+    try:
+        return importlib.import_module("transformers")
+    except ImportError:
+        raise Align3rError("the depth-anything and depth-pro priors need transformers: "
+                           "pip install align3r[priors] (or use --prior files:DIR)") from None
+
+
+def snapshot(name: str) -> Path:
+    """Local folder of the checkpoint of prior `name`, from the hub cache or downloaded.
+
+    Raises:
+        ModelNotFoundError: not cached and the hub is offline or refuses; fails at once.
+    """
+    from huggingface_hub import constants, snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    from align3r.model.checkpoint import _hub_reachable
+
+    repo_id = PRIOR_REPOS[name]
+    try:
+        return Path(snapshot_download(repo_id, allow_patterns=_SNAPSHOT_FILES, local_files_only=True))
+    except LocalEntryNotFoundError:
+        pass
+    reason = "offline"
+    if not constants.HF_HUB_OFFLINE and _hub_reachable(constants.ENDPOINT):
+        try:
+            return Path(snapshot_download(repo_id, allow_patterns=_SNAPSHOT_FILES))
+        except (HfHubHTTPError, LocalEntryNotFoundError, OSError) as err:
+            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+    raise ModelNotFoundError(
+        f"prior {name!r} ({repo_id}) is not in the Hugging Face cache {constants.HF_HUB_CACHE} and cannot be "
+        f"downloaded ({reason}); compute the priors elsewhere and pass --prior files:DIR (one map per frame)")
+
+
+def inference_device(device: torch.device | str | None) -> torch.device:
+    """`device`, or CUDA when available and CPU otherwise."""
+    if device is not None:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def inference_dtype(device: torch.device) -> torch.dtype:
+    """float16 on CUDA, float32 elsewhere."""
+    return torch.float16 if device.type == "cuda" else torch.float32
+
+
+def frame_batches(frames: np.ndarray, batch_size: int, *, desc: str) -> Iterator[np.ndarray]:
+    """Consecutive batches of at most `batch_size` frames, with a progress bar (quiet off a TTY)."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    starts = range(0, len(frames), batch_size)
+    for start in tqdm(starts, desc=desc, unit="batch", disable=None, leave=False):
+        yield frames[start:start + batch_size]
