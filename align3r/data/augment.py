@@ -26,7 +26,7 @@ class ColorJitterConfig:
 def _adjust_hue(image: Image.Image, shift: float) -> Image.Image:
     """Rotate the HSV hue channel by `shift` turns, in uint8 with wrap-around."""
     hue, saturation, value = image.convert("HSV").split()
-    offset = int(shift * 255) % 256  # torchvision: np.uint8(shift * 255), truncation then wrap
+    offset = int(shift * 255) % 256  # torchvision's np.uint8(shift * 255) under numpy 1: truncate, then wrap
     hue = Image.fromarray((np.asarray(hue, dtype=np.uint8) + np.uint8(offset)).astype(np.uint8), "L")
     return Image.merge("HSV", (hue, saturation, value)).convert("RGB")
 
