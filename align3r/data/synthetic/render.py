@@ -103,7 +103,7 @@ def _intersect_cylinder(radius: float, half_height: float, origin: np.ndarray, d
         if abs(origin[2]) <= half_height:  # between the cap planes: only the side is visible
             return t_side
         t_cap = (np.sign(origin[2]) * half_height - origin[2]) / dirs[2]
-    x, y = origin[0] + t_cap * dirs[0], origin[1] + t_cap * dirs[1]
+        x, y = origin[0] + t_cap * dirs[0], origin[1] + t_cap * dirs[1]
     t_cap = np.where((t_cap > T_MIN) & (x * x + y * y <= radius * radius), t_cap, np.inf)
     return np.minimum(t_side, t_cap)
 
