@@ -41,7 +41,10 @@ def _true_c2w(k: int) -> np.ndarray:
 # Raw pose of frame k in each dataset's raw convention, then the preprocessing's stored form (§2.4),
 # written from the table independently of the reader.
 def _stored_pose(dataset: str, k: int) -> np.ndarray:
-    c2w = _true_c2w(k)
+    return _encode_pose(dataset, _true_c2w(k))
+
+
+def _encode_pose(dataset: str, c2w: np.ndarray) -> np.ndarray:
     blender_c2w = c2w @ F            # Blender camera axes: x right, y up, z backward
     ned_c2w = np.linalg.inv(NED_TO_CV) @ c2w @ NED_TO_CV  # NED camera in a NED world
     stored = {
@@ -262,3 +265,21 @@ def test_synthetic_reader_reads_the_generator_output(tmp_path: Path) -> None:
         assert record.prior_focal == pytest.approx(sequence.priors["depth-pro"].focal_px[k])
         np.testing.assert_array_equal(other.prior_depth, sequence.priors["depth-anything"].stored[k])
         assert other.prior_focal == pytest.approx(sequence.intrinsics[k][0, 0])  # no stored focal: the GT fx
+
+
+@pytest.mark.parametrize(("dataset", "pose_kind", "options"), OFFICIAL_CASES)
+def test_generated_trajectory_in_each_official_layout_keeps_its_relative_poses(
+        tmp_path: Path, dataset: str, pose_kind: str, options: dict) -> None:
+    synthetic = pytest.importorskip("align3r.data.synthetic.sequence")
+    sequence = synthetic.generate_sequence(synthetic.SynthConfig(frames=3, width=40, height=24, seed=2))
+    for k in range(3):
+        prior = sequence.priors["depth-pro"]
+        write_proc_frame(tmp_path / SEQUENCE_DIRS[dataset][0], f"{k:04d}", rgb=sequence.images[k],
+                         depth=sequence.depths[k], valid=sequence.valid_masks[k], intrinsics=sequence.intrinsics[k],
+                         camera_pose=_encode_pose(pose_kind, sequence.poses_c2w[k].astype(np.float64)),
+                         priors={"depthpro": (prior.stored[k], prior.focal_px[k])})
+    reader = make_reader(dataset, tmp_path, **options)
+    c2w = [reader.read_frame(0, k).c2w.astype(np.float64) for k in range(3)]
+    for j in (1, 2):
+        expected = np.linalg.inv(sequence.poses_c2w[0]) @ sequence.poses_c2w[j]
+        np.testing.assert_allclose(np.linalg.inv(c2w[0]) @ c2w[j], expected, atol=2e-5)
