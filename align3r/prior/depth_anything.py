@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 from align3r.prior.base import PriorMap, check_frames
 from align3r.prior.hub import frame_batches, import_transformers, inference_device, inference_dtype, snapshot
@@ -52,7 +53,8 @@ class DepthAnythingPrior:
 
     def _disparity(self, batch: np.ndarray) -> np.ndarray:
         """(B, H0, W0, 3) uint8 -> (B, H0, W0) float32 disparity."""
-        pixel_values = self.processor(images=list(batch), return_tensors="pt")["pixel_values"]
+        images = [Image.fromarray(frame) for frame in batch]  # as the official pipeline call receives them
+        pixel_values = self.processor(images=images, return_tensors="pt")["pixel_values"]
         with torch.inference_mode():
             output = self.model(pixel_values=pixel_values.to(self.device, self.dtype))
         disparity = output.predicted_depth.float()  # (B, h, w) at the processor's resolution

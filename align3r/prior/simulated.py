@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from align3r.data.synthetic import PriorMaps
 from align3r.errors import InputError
 from align3r.prior.base import PriorKind, PriorMap, check_frames
 from align3r.prior.files import FilesPrior
@@ -30,6 +31,19 @@ class SimulatedPrior:
             raise ValueError(f"names: expected {len(prior)} frame names, got {len(names)}")
         self.prior = prior
         self.positions = {name: i for i, name in enumerate(names)}
+
+    @classmethod
+    def from_maps(cls, maps: PriorMaps, names: Sequence[str] | None = None) -> SimulatedPrior:
+        """The generator's simulated prior of one style (`SyntheticSequence.priors[style]`).
+
+        Args:
+            maps: disparity (depth-anything style) or metric depth and focal (depth-pro style).
+            names: the frame names; default the writer's `000000`, `000001`, ...
+        """
+        kind: PriorKind = "depth_metric" if maps.disparity_affine is None else "disparity_affine"
+        values = maps.stored
+        names = [f"{i:06d}" for i in range(len(values))] if names is None else names
+        return cls(PriorMap(kind, np.asarray(values, dtype=np.float32), maps.focal_px), names)
 
     @property
     def cache_key(self) -> None:

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 transformers = pytest.importorskip("transformers")
 
@@ -41,7 +42,8 @@ def test_output_has_the_frames_size_and_is_the_uninverted_bicubic_disparity(tiny
     assert out.kind == "disparity_affine" and out.focal_px is None
     assert out.values.shape == (3, 45, 70) and out.values.dtype == np.float32
     with torch.no_grad():
-        raw = model(pixel_values=processor(images=list(frames), return_tensors="pt")["pixel_values"]).predicted_depth
+        pixels = processor(images=[Image.fromarray(f) for f in frames], return_tensors="pt")["pixel_values"]
+        raw = model(pixel_values=pixels).predicted_depth
     expected = F.interpolate(raw[:, None], size=(45, 70), mode="bicubic", align_corners=False)[:, 0]
     assert raw.shape[-2:] != (45, 70) and raw.min() > 0
     np.testing.assert_allclose(out.values, expected.numpy(), rtol=1e-5, atol=1e-6)

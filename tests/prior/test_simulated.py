@@ -32,3 +32,24 @@ def test_sequence_folder_style_by_kind(tmp_path, kind, style):
     out = prior.estimate(np.zeros((2, 4, 5, 3), np.uint8), ["000000", "000001"])
     assert out.kind == kind and prior.name == f"simulated:{tmp_path}" and prior.cache_key is None
     np.testing.assert_array_equal(out.values[:, 0, 0], [1.0, 2.0])
+
+
+@pytest.fixture(scope="module")
+def sequence():
+    from align3r.data.synthetic import SynthConfig, generate_sequence
+    return generate_sequence(SynthConfig(frames=2, width=32, height=24, seed=3))
+
+
+@pytest.mark.parametrize("style, kind", [("depth-pro", "depth_metric"), ("depth-anything", "disparity_affine")])
+def test_generator_priors_in_memory_and_written_agree(sequence, tmp_path, style, kind):
+    from align3r.data.synthetic import write_sequence
+    maps = sequence.priors[style]
+    in_memory = SimulatedPrior.from_maps(maps).estimate(sequence.images, ["000000", "000001"])
+    assert in_memory.kind == kind
+    np.testing.assert_array_equal(in_memory.values, maps.stored)
+    assert (in_memory.focal_px is None) == (style == "depth-anything")
+    folder = write_sequence(sequence, tmp_path / "seq")
+    on_disk = load_prior(f"simulated:{folder}", kind=kind).estimate(sequence.images, ["000000", "000001"])
+    np.testing.assert_array_equal(on_disk.values, in_memory.values)
+    if style == "depth-pro":
+        np.testing.assert_allclose(on_disk.focal_px, maps.focal_px)
