@@ -15,6 +15,7 @@ from align3r.align.init import KeyframePrior, TreeInit, grow_spanning_tree, weig
 from align3r.align.objective import alignment_loss, ego_flow, masked_flow_loss, temporal_loss
 from align3r.align.scene import FOCAL_BREAK, SceneParams, encode_rigid
 from align3r.errors import InputError
+from align3r.geometry import transform_points, unproject_depth
 from align3r.infer.store import PairPredictions
 
 logger = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ class AlignResult:
     conf: torch.Tensor
     dynamic_masks: torch.Tensor
     loss_curve: torch.Tensor
-    init: "SceneState"
+    init: SceneState
     init_pw_pose8: torch.Tensor
     init_pw_scales: torch.Tensor
     tree: TreeInit
@@ -54,7 +55,6 @@ class AlignResult:
 
     def pts3d_world(self) -> torch.Tensor:
         """(N, H, W, 3) world points of every pixel."""
-        from align3r.geometry import transform_points, unproject_depth
         return transform_points(self.c2w, unproject_depth(self.depths, self.intrinsics()))
 
 

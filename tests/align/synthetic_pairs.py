@@ -1,12 +1,9 @@
-"""Exact pair predictions from known geometry: cameras inside a box room, ray-cast z-depth."""
+"""Known geometry for exact pairs: cameras inside a box room, ray-cast z-depth."""
 
 import math
 
-import numpy as np
 import roma
 import torch
-
-from align3r.infer.store import PairPredictions
 
 ROOM_HALF_SIZE = 2.0  # the room is [-2, 2]^3; the scene size used for the ATE bound is 4
 
@@ -32,19 +29,3 @@ def box_depth(c2w: torch.Tensor, focal: float, height: int, width: int) -> torch
     origin = c2w[:, None, None, :3, 3]
     hits = (torch.sign(rays) * ROOM_HALF_SIZE - origin) / rays  # distance to the wall ahead per axis
     return hits.nan_to_num(math.inf).clamp(min=0).amin(dim=-1)
-
-
-def exact_pairs(c2w: torch.Tensor, depths: torch.Tensor, focal: float, edges: np.ndarray,
-                seed: int) -> PairPredictions:
-    """Noise-free pairs, each edge in its own random scale, random confidences in [1.5, 4]."""
-    n, height, width = depths.shape
-    k = torch.tensor([[focal, 0, width / 2], [0, focal, height / 2], [0, 0, 1]], dtype=torch.float64)
-    from align3r.geometry import invert_pose, transform_points, unproject_depth
-    pts_world = transform_points(c2w, unproject_depth(depths, k.expand(n, 3, 3)))
-    ei, ej = torch.from_numpy(edges[:, 0]), torch.from_numpy(edges[:, 1])
-    w2c_i = invert_pose(c2w[ei])
-    gen = torch.Generator().manual_seed(seed)
-    scale = torch.exp(torch.randn(len(edges), generator=gen, dtype=torch.float64) * 0.3)[:, None, None, None]
-    conf = 1.5 + 2.5 * torch.rand(2, len(edges), height, width, generator=gen)
-    return PairPredictions(torch.from_numpy(edges), (scale * transform_points(w2c_i, pts_world[ei])).float(),
-                           (scale * transform_points(w2c_i, pts_world[ej])).float(), conf[0], conf[1])

@@ -4,11 +4,13 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+import torch
 
 from align.goldens import ate
-from align.synthetic_pairs import ROOM_HALF_SIZE, box_depth, exact_pairs, trajectory
+from align.synthetic_pairs import ROOM_HALF_SIZE, box_depth, trajectory
 from align3r.align.config import PRESETS
 from align3r.align.global_align import global_align
+from align3r.align.oracle import oracle_pairs
 from align3r.infer.graph import pair_graph
 
 FOCAL, HEIGHT, WIDTH, FRAMES = 30.0, 24, 32, 8
@@ -18,7 +20,9 @@ SCENE_SIZE = 2 * ROOM_HALF_SIZE
 def _scene(graph: str):
     c2w = trajectory(FRAMES, seed=0)
     depths = box_depth(c2w, FOCAL, HEIGHT, WIDTH)
-    return c2w.numpy(), depths.numpy(), exact_pairs(c2w, depths, FOCAL, pair_graph(FRAMES, graph), seed=1)
+    k = torch.tensor([[FOCAL, 0, WIDTH / 2], [0, FOCAL, HEIGHT / 2], [0, 0, 1]], dtype=torch.float64)
+    pairs = oracle_pairs(c2w, depths, k.expand(FRAMES, 3, 3), pair_graph(FRAMES, graph), seed=1)
+    return c2w.numpy(), depths.numpy(), pairs
 
 
 def _one_scale_error(depths: np.ndarray, gt_depths: np.ndarray) -> np.ndarray:
