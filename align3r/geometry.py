@@ -180,6 +180,16 @@ def umeyama_alignment(src: torch.Tensor, dst: torch.Tensor, *,
     return scale, rot, trans
 
 
+def nearest_rotation(mat: torch.Tensor) -> torch.Tensor:
+    """Closest rotation in the Frobenius norm (special orthogonal Procrustes), (*, 3, 3) -> (*, 3, 3).
+
+    Cleans almost-orthonormal matrices (float32 optimiser output); equals scipy's
+    `Rotation.from_matrix(...).as_matrix()` to rounding.
+    """
+    check_shape("mat", mat, (3, 3))
+    return roma.special_procrustes(mat)
+
+
 def rotmat_to_qxyzw(rot: torch.Tensor) -> torch.Tensor:
     """Rotation matrices (*, 3, 3) -> unit quaternions (*, 4) ordered (x, y, z, w), w >= 0."""
     check_shape("rot", rot, (3, 3))

@@ -9,7 +9,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from align3r.geometry import (check_shape, invert_pose, invert_similarity, pixel_grid, project_points,
+from align3r.geometry import (check_shape, invert_pose, invert_similarity, nearest_rotation, pixel_grid, project_points,
                               qwxyz_to_qxyzw, qxyzw_to_qwxyz, qxyzw_to_rotmat, rotation_angle, rotmat_to_qxyzw,
                               similarity_matrix, transform_points, umeyama_alignment, unproject_depth)
 
@@ -120,6 +120,16 @@ def test_quaternion_round_trip_has_non_negative_w():
     qxyzw = rotmat_to_qxyzw(rot)
     assert torch.all(qxyzw[:, 3] >= 0)
     torch.testing.assert_close(qxyzw_to_rotmat(qxyzw), rot)
+
+
+def test_nearest_rotation_cleans_and_keeps():
+    rot = roma.random_rotmat(20, dtype=F64, device="cpu")
+    torch.testing.assert_close(nearest_rotation(rot), rot)
+    noisy = rot + 1e-4 * torch.randn(20, 3, 3, dtype=F64, generator=torch.Generator().manual_seed(7))
+    cleaned = nearest_rotation(noisy)
+    torch.testing.assert_close(cleaned @ cleaned.transpose(-1, -2), torch.eye(3, dtype=F64).expand(20, 3, 3))
+    from scipy.spatial.transform import Rotation
+    np.testing.assert_allclose(cleaned.numpy(), Rotation.from_matrix(noisy.numpy()).as_matrix(), atol=1e-12)
 
 
 @pytest.mark.parametrize("angle", [0.0, 1e-7, 0.3, math.pi / 2, math.pi - 1e-6, math.pi])

@@ -10,7 +10,6 @@ estimated camera centres onto the ground truth, then ATE and RPE (delta 1 frame,
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
@@ -18,8 +17,7 @@ import numpy as np
 import torch
 from scipy.optimize import minimize
 
-from align3r.geometry import (qxyzw_to_rotmat, rotation_angle, rotmat_to_qxyzw, similarity_matrix,
-                              umeyama_alignment)
+from align3r.geometry import nearest_rotation, rotation_angle, similarity_matrix, umeyama_alignment
 
 GT_MIN = 1e-3
 PRED_MIN = 1e-5
@@ -121,7 +119,7 @@ def _absolute_error(params: np.ndarray, pred: np.ndarray, gt: np.ndarray) -> flo
 
 
 def align_depth(pred: torch.Tensor, scale: float, shift: float, *, depth_max: float = DEPTH_MAX) -> torch.Tensor:
-    """clip(scale * pred + shift, 1e-5, depth_max) in pred's dtype (float32 as official)."""
+    """clip(scale * pred + shift, 1e-5, depth_max) in pred's dtype."""
     return torch.clamp(pred * scale + shift, min=PRED_MIN, max=depth_max)
 
 
@@ -168,8 +166,9 @@ def per_frame_depth_metrics(pred: np.ndarray, gt: np.ndarray, scale: float, shif
     """`tool/metric.py`'s per-frame metrics of the aligned prediction, averaged over frames.
 
     Each metric is sum(err * valid) / count(valid) per frame (RMSE: the square root of that
-    per frame), then the mean over frames. Frames without a valid pixel are left out (the
-    official code would return NaN).
+    per frame), then the mean over frames, in float64 (under NumPy 2 the official aligned map
+    `pred * s + t` with NumPy float64 scalars is float64). Frames without a valid pixel are left
+    out (the official code would return NaN).
 
     Args:
         pred: (N, H, W) predicted depth.
@@ -180,8 +179,8 @@ def per_frame_depth_metrics(pred: np.ndarray, gt: np.ndarray, scale: float, shif
     valid_np = depth_valid_mask(gt, depth_max=depth_max)
     keep = valid_np.any(axis=(-1, -2))
     valid = torch.from_numpy(valid_np[keep])
-    a = align_depth(torch.from_numpy(pred[keep].astype(np.float32)), scale, shift, depth_max=depth_max)
-    g = torch.from_numpy(gt[keep].astype(np.float32))
+    a = align_depth(torch.from_numpy(pred[keep].astype(np.float64)), scale, shift, depth_max=depth_max)
+    g = torch.from_numpy(gt[keep].astype(np.float64))
     count = valid.sum(dim=(-1, -2))
     ratio = torch.maximum(a / g, g / a)
 
@@ -227,14 +226,15 @@ def align_trajectory(c2w_est: torch.Tensor, c2w_gt: torch.Tensor) -> torch.Tenso
     return aligned
 
 
-def _through_quaternions(c2w: np.ndarray) -> torch.Tensor:
-    """(N, 4, 4) float64 with each rotation replaced by that of its unit quaternion.
+def _rigid(c2w: np.ndarray) -> torch.Tensor:
+    """(N, 4, 4) float64 with each rotation replaced by its nearest rotation matrix.
 
-    The official code hands evo quaternions (`c2w_to_tumpose`), so slightly non-orthonormal
-    rotations (float32 optimiser output) are evaluated as their nearest unit quaternion.
+    The official code hands evo quaternions from scipy's `Rotation.from_matrix`
+    (`c2w_to_tumpose`), which projects slightly non-orthonormal rotations (float32 optimiser
+    output) onto the nearest rotation; so do we.
     """
     c2w_t = torch.as_tensor(c2w, dtype=torch.float64).clone()
-    c2w_t[:, :3, :3] = qxyzw_to_rotmat(rotmat_to_qxyzw(c2w_t[:, :3, :3]))
+    c2w_t[:, :3, :3] = nearest_rotation(c2w_t[:, :3, :3])
     return c2w_t
 
 
@@ -254,8 +254,8 @@ def pose_metrics(c2w_est: np.ndarray, c2w_gt: np.ndarray) -> PoseMetrics:
     if c2w_est.shape != c2w_gt.shape or c2w_est.shape[1:] != (4, 4) or len(c2w_est) < 3:
         raise ValueError(f"c2w_est, c2w_gt: expected two (N >= 3, 4, 4) arrays, got "
                          f"{c2w_est.shape} and {c2w_gt.shape}")
-    gt = _through_quaternions(c2w_gt)
-    est = align_trajectory(_through_quaternions(c2w_est), gt)
+    gt = _rigid(c2w_gt)
+    est = align_trajectory(_rigid(c2w_est), gt)
     ate = torch.linalg.norm(est[:, :3, 3] - gt[:, :3, 3], dim=-1)
     rel_est = torch.linalg.inv(est[:-1]) @ est[1:]  # (N-1, 4, 4) `k+1 -> k`
     rel_gt = torch.linalg.inv(gt[:-1]) @ gt[1:]
@@ -268,7 +268,3 @@ def pose_metrics(c2w_est: np.ndarray, c2w_gt: np.ndarray) -> PoseMetrics:
 
     return PoseMetrics(ate=rms(ate), rpe_trans=rms(rpe_trans), rpe_rot_deg=rms(rpe_rot))
 
-
-def metrics_dict(metrics: DepthMetrics | PerFrameDepthMetrics | PoseMetrics) -> dict[str, float]:
-    """Field name -> value, for JSON reports."""
-    return dataclasses.asdict(metrics)
