@@ -7,6 +7,7 @@ exit code. User mistakes (`Align3rError`) print one line on stderr and exit with
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -60,10 +61,41 @@ def _run_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_train(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", help="YAML file of TrainConfig fields (unknown keys are errors)")
+    parser.add_argument("--resume", action="store_true", help="continue from OUTPUT_DIR/checkpoint-last.pth")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override one setting (YAML value syntax), e.g. --set epochs=2")
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    import yaml
+
+    from align3r.errors import InputError
+    from align3r.settings import load_yaml
+    from align3r.train.config import TrainConfig
+    from align3r.train.run import train
+
+    overrides = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise InputError(f"--set takes KEY=VALUE, got {item!r}")
+        overrides[key] = yaml.safe_load(value)
+    progress = train(load_yaml(TrainConfig, args.config, overrides), resume=args.resume, device=args.device)
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"trained to epoch {progress.epoch} ({progress.step} optimiser steps); best test median "
+              f"{progress.best_so_far:.4g}")
+    return 0
+
+
 SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
     "convert": ("official .pth -> config.json + model.safetensors", _add_convert, _run_convert),
     "synth": ("synthetic dynamic sequence with exact depth, poses, intrinsics, masks and priors",
               _add_synth, _run_synth),
+    "train": ("train or fine-tune (torchrun --nproc-per-node G -m align3r train ... for DDP)",
+              _add_train, _run_train),
 }
 
 

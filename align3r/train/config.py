@@ -46,8 +46,19 @@ class TrainConfig:
     """Maximum size jitter in pixels."""
     aug_zoom: bool = True
     """Random centre zoom crop by 0.8, 0.9 or 1.0 (official `aug_f`)."""
+    nearest: Literal["centred", "official"] = "centred"
+    """Depth/prior resampling: centre-aligned, or the official half-pixel shift (§11 item 13)."""
+    max_gap: int = 10
+    """Largest frame-index gap of a training pair."""
     prior: Literal["depthpro", "depthanything"] = "depthpro"
     """Which stored prior conditions the network."""
+    skip_unreadable: bool = False
+    """Skip (and count) pairs with a missing or corrupt file instead of stopping."""
+    num_workers: int = 0
+    """DataLoader worker processes per training process."""
+    sampler_layout: Literal["official", "interleaved"] = "official"
+    """Rank layout of the batch sampler; "interleaved" makes N ranks see what one process with
+    the global batch sees."""
     epochs: int = 50
     warmup_epochs: float = 5.0
     lr: float = 5e-5

