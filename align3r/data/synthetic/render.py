@@ -49,15 +49,22 @@ def pixel_rays(intrinsics: np.ndarray, height: int, width: int) -> np.ndarray:
 def _candidates(dirs_cam: np.ndarray, corners_cam: np.ndarray) -> np.ndarray | slice:
     """Rays (3, M), z = 1, that may meet a primitive inside a box of 8 camera-frame corners.
 
-    The image of the box lies within the bounding rectangle of its projected corners when all
-    corners are in front of the camera; a box wholly behind it meets no ray; otherwise every
-    ray is a candidate.
+    The part of the box in front of the camera (z >= T_MIN) is a convex polytope whose vertices
+    are the front corners and the crossings of the box edges with the plane z = T_MIN; its image
+    lies within the bounding rectangle of those projected vertices.
     """
-    if corners_cam[:, 2].max() <= T_MIN:
+    front = corners_cam[:, 2] >= T_MIN
+    if not front.any():
         return np.zeros(0, dtype=np.int64)
-    if corners_cam[:, 2].min() <= T_MIN:
-        return slice(None)
-    projected = corners_cam[:, :2] / corners_cam[:, 2:]
+    if front.all():
+        vertices = corners_cam
+    else:
+        start, end = corners_cam[BOX_EDGES[:, 0]], corners_cam[BOX_EDGES[:, 1]]
+        crossing = (start[:, 2] >= T_MIN) != (end[:, 2] >= T_MIN)
+        start, end = start[crossing], end[crossing]
+        fraction = (T_MIN - start[:, 2]) / (end[:, 2] - start[:, 2])
+        vertices = np.concatenate([corners_cam[front], start + fraction[:, None] * (end - start)])
+    projected = vertices[:, :2] / np.maximum(vertices[:, 2:], T_MIN)
     low, high = projected.min(axis=0), projected.max(axis=0)
     inside = ((dirs_cam[0] >= low[0]) & (dirs_cam[0] <= high[0])
               & (dirs_cam[1] >= low[1]) & (dirs_cam[1] <= high[1]))
@@ -65,12 +72,15 @@ def _candidates(dirs_cam: np.ndarray, corners_cam: np.ndarray) -> np.ndarray | s
 
 
 def _box_corners(half: np.ndarray) -> np.ndarray:
-    """(8, 3) corners of the box [-half, half]."""
+    """(8, 3) corners of the box [-half, half]; corner k has the signs of the bits of k (x: 4, y: 2, z: 1)."""
     signs = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], dtype=np.float64)
     return signs * half
 
 
-def _intersect_box(half: np.ndarray, origin: np.ndarray, dirs: np.ndarray, inward: bool) -> np.ndarray:
+BOX_EDGES = np.array([(k, k | bit) for bit in (1, 2, 4) for k in range(8) if not k & bit])  # (12, 2) corner pairs
+
+
+def _intersect_box(half: np.ndarray, origin: np.ndarray, dirs: np.ndarray) -> np.ndarray:
     t_near = np.full(dirs.shape[1], -np.inf)
     t_far = np.full(dirs.shape[1], np.inf)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -80,8 +90,7 @@ def _intersect_box(half: np.ndarray, origin: np.ndarray, dirs: np.ndarray, inwar
             t2 = (half[axis] - origin[axis]) * inverse
             np.maximum(t_near, np.minimum(t1, t2), out=t_near)
             np.minimum(t_far, np.maximum(t1, t2), out=t_far)
-    t = t_far if inward else t_near
-    return np.where((t_near <= t_far) & (t > T_MIN), t, np.inf)
+    return np.where((t_near <= t_far) & (t_near > T_MIN), t_near, np.inf)
 
 
 def _intersect_sphere(radius: float, origin: np.ndarray, dirs: np.ndarray) -> np.ndarray:
@@ -128,7 +137,7 @@ def intersect(prim: Primitive, origin: np.ndarray, dirs: np.ndarray) -> np.ndarr
     """
     size = np.asarray(prim.size)
     if prim.kind == "box":
-        return _intersect_box(size, origin, dirs, prim.inward)
+        return _intersect_box(size, origin, dirs)
     if prim.kind == "sphere":
         return _intersect_sphere(size[0], origin, dirs)
     if prim.kind == "cylinder":

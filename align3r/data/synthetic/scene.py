@@ -34,8 +34,6 @@ class Primitive:
     """box: half extents; sphere: (r, r, r); cylinder: (r, r, half height); plane: (half x, half y, 0)."""
     material: Material
     """its texture."""
-    inward: bool = False
-    """a box seen from inside (the room): rays hit its far side."""
 
     @property
     def bounding_box(self) -> np.ndarray:
@@ -128,17 +126,38 @@ def _place_dynamic(rng: np.random.Generator, prim: Primitive, stage: float, s: n
     return None
 
 
+def _room(rng: np.random.Generator, half: np.ndarray) -> tuple[list[Primitive], list[np.ndarray]]:
+    """Floor, ceiling and four walls of the box [-hx, hx] x [-hy, hy] x [0, 2 hz], facing inwards.
+
+    Each face is a plane primitive 1 cm larger than the box, so rays cannot slip through the
+    seams; the overhang lies behind the neighbouring face and is never seen.
+    """
+    floor, ceiling, walls = (sample_material(rng, period_range=(0.3, 1.0)) for _ in range(3))
+    ex, ey, ez = np.eye(3)
+    faces = [  # (material, centre, local x axis, local y axis): local z = x cross y is the normal
+        (floor, [0.0, 0.0, 0.0], ex, ey), (ceiling, [0.0, 0.0, 2 * half[2]], ey, ex),
+        (walls, [-half[0], 0.0, half[2]], ey, ez), (walls, [half[0], 0.0, half[2]], ez, ey),
+        (walls, [0.0, -half[1], half[2]], ez, ex), (walls, [0.0, half[1], half[2]], ex, ez),
+    ]
+    prims, poses = [], []
+    for material, centre, axis_x, axis_y in faces:
+        o2w = np.eye(4)
+        o2w[:3, :3] = np.stack([axis_x, axis_y, np.cross(axis_x, axis_y)], axis=1)
+        o2w[:3, 3] = centre
+        extent = (float(np.abs(axis_x) @ half + 0.01), float(np.abs(axis_y) @ half + 0.01), 0.0)
+        prims.append(Primitive("plane", extent, material))
+        poses.append(o2w)
+    return prims, poses
+
+
 def _background(rng: np.random.Generator, setting: Setting,
                 eyes: np.ndarray) -> tuple[list[Primitive], list[np.ndarray]]:
     """Static surroundings: a room holding every camera, or a ground plane plus far boxes."""
     if setting == "indoor":
         reach = np.abs(eyes).max(axis=0) + 0.5
-        half = (float(max(rng.uniform(4.0, 6.0), reach[0])), float(max(rng.uniform(4.0, 6.0), reach[1])),
-                float(rng.uniform(1.3, 1.8)))
-        room = Primitive("box", half, sample_material(rng, period_range=(0.3, 1.0)), inward=True)
-        o2w = np.eye(4)
-        o2w[2, 3] = half[2]
-        return [room], [o2w]
+        half = np.array([max(rng.uniform(4.0, 6.0), reach[0]), max(rng.uniform(4.0, 6.0), reach[1]),
+                         rng.uniform(1.3, 1.8)])
+        return _room(rng, half)
     prims = [Primitive("plane", (2000.0, 2000.0, 0.0), sample_material(rng, period_range=(0.5, 2.0)))]
     poses = [np.eye(4)]
     for angle in rng.uniform(0.0, 2 * np.pi, size=int(rng.integers(6, 10))):

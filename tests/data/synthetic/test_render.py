@@ -53,18 +53,25 @@ def test_sphere_depth_matches_closed_form():
     np.testing.assert_array_equal(ids, np.where(np.isfinite(expected), 0, -1))
 
 
-def test_box_cylinder_and_room_known_depths():
+def test_box_and_cylinder_known_depths():
     centre_ray = np.array([[0.0], [0.0], [1.0]])
     box = Primitive("box", (1.0, 0.5, 0.25), MATERIAL)
     assert intersect(box, np.array([0.0, 0.0, -5.0]), centre_ray)[0] == pytest.approx(4.75)
-    room = Primitive("box", (10.0, 10.0, 10.0), MATERIAL, inward=True)
-    rays = np.array([[0.0, 0.5, 2.0], [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]])
-    np.testing.assert_allclose(intersect(room, np.zeros(3), rays), [10.0, 10.0, 5.0])
+    rays = np.array([[0.0, 0.1, 2.0, 0.0], [0.0, 0.0, 0.0, 0.0], [1.0, 1.0, 1.0, -1.0]])
+    np.testing.assert_allclose(intersect(box, np.array([0.0, 0.0, -5.0]), rays), [4.75, 4.75, np.inf, np.inf])
     cylinder = Primitive("cylinder", (0.5, 0.5, 1.0), MATERIAL)
     assert intersect(cylinder, np.array([0.0, 0.0, -5.0]), centre_ray)[0] == pytest.approx(4.0)  # cap
     side_view = np.array([[1.0], [0.0], [0.0]])
     assert intersect(cylinder, np.array([-5.0, 0.0, 0.3]), side_view)[0] == pytest.approx(4.5)
     assert intersect(cylinder, np.array([-5.0, 0.0, 1.3]), side_view)[0] == np.inf
+
+
+def test_room_is_closed_and_holds_the_camera():
+    scene = build_scene(SynthConfig(frames=4, width=96, height=64, seed=13, setting="indoor", camera_motion="walk"))
+    for frame in range(4):
+        rendered = render_frame(scene, frame)
+        assert (rendered.primitive_ids >= 0).all() and (rendered.depth > 0).all()  # no ray leaves the room
+    assert {p.kind for p in scene.primitives[:6]} == {"plane"}
 
 
 def test_rotated_and_moved_primitive_renders_at_its_pose():
