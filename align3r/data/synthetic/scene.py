@@ -74,6 +74,30 @@ class Scene:
     """image columns W."""
 
 
+@dataclass(frozen=True)
+class SceneSpec:
+    """Everything a scene is drawn from, with nothing left to chance but the seed."""
+
+    seed: int
+    """seeds the layout, textures, trajectories and light."""
+    frames: int
+    """N >= 1."""
+    width: int
+    """image columns W."""
+    height: int
+    """image rows H."""
+    setting: Setting
+    """"indoor" or "outdoor"."""
+    camera_motion: CameraMotion
+    """"orbit", "walk", "rotation" or "static"."""
+    dynamic_objects: int
+    """moving objects, 1-4 (fewer only if no path clear of the cameras is found)."""
+    static_objects: int
+    """resting objects besides the background (fewer only if no clear place is found)."""
+    fov_deg: float
+    """horizontal field of view, degrees."""
+
+
 def intrinsics_from_fov(width: int, height: int, fov_x: float) -> np.ndarray:
     """(3, 3) K with square pixels, horizontal field of view `fov_x` (radians), centred."""
     focal = (width / 2) / np.tan(fov_x / 2)
@@ -171,41 +195,26 @@ def _background(rng: np.random.Generator, setting: Setting,
     return prims, poses
 
 
-def sample_scene(seed: int, *, frames: int, width: int, height: int, setting: Setting,
-                 camera_motion: CameraMotion, dynamic_objects: int, static_objects: int,
-                 fov_x: float) -> Scene:
-    """Draw a scene and its camera trajectory, deterministic in all arguments.
-
-    Args:
-        seed: seeds the layout, textures, trajectories and light.
-        frames: N >= 1.
-        width, height: image size in pixels.
-        setting: "indoor" or "outdoor".
-        camera_motion: "orbit", "walk", "rotation" or "static".
-        dynamic_objects: moving objects, 1-4 (fewer only if no clear path is found).
-        static_objects: resting objects besides the background.
-        fov_x: horizontal field of view, radians.
-
-    Returns:
-        The Scene.
-    """
-    rng = np.random.default_rng([seed, 0])
+def sample_scene(spec: SceneSpec) -> Scene:
+    """Draw a scene and its camera trajectory, deterministic in `spec`."""
+    rng = np.random.default_rng([spec.seed, 0])
+    frames, setting = spec.frames, spec.setting
     s = normalised_time(frames)
     stage = rng.uniform(1.2, 1.8) if setting == "indoor" else rng.uniform(2.5, 5.0)
     centre = np.array([0.0, 0.0, rng.uniform(0.5, 0.9)])
-    c2w = camera_trajectory(rng, camera_motion, s, stage_centre=centre, distance=2.0 * stage,
+    c2w = camera_trajectory(rng, spec.camera_motion, s, stage_centre=centre, distance=2.0 * stage,
                             height=rng.uniform(0.3, 0.9))
     eyes = c2w[:, :3, 3]
     prims, poses = _background(rng, setting, eyes)
     object_scale = 0.35 if setting == "indoor" else 0.8
-    for _ in range(static_objects):
+    for _ in range(spec.static_objects):
         prim = _solid(rng, object_scale * rng.uniform(0.7, 1.5), sample_material(rng, period_range=(0.05, 0.3)))
         o2w = _place_static(rng, prim, stage, eyes)
         if o2w is not None:
             prims.append(prim)
             poses.append(np.broadcast_to(o2w, (frames, 4, 4)))
     static_count = len(prims)
-    for _ in range(dynamic_objects):
+    for _ in range(spec.dynamic_objects):
         prim = _solid(rng, object_scale, sample_material(rng, period_range=(0.05, 0.3)))
         o2w = _place_dynamic(rng, prim, stage, s, eyes)
         if o2w is not None:
@@ -215,7 +224,7 @@ def sample_scene(seed: int, *, frames: int, width: int, height: int, setting: Se
     dynamic = np.arange(len(prims)) >= static_count
     elevation, azimuth = rng.uniform(0.5, 1.2), rng.uniform(0.0, 2 * np.pi)
     light = np.array([np.cos(elevation) * np.cos(azimuth), np.cos(elevation) * np.sin(azimuth), np.sin(elevation)])
-    k = intrinsics_from_fov(width, height, fov_x)
-    return Scene(setting=setting, camera_motion=camera_motion, primitives=tuple(prims), o2w=o2w_all,
+    k = intrinsics_from_fov(spec.width, spec.height, np.deg2rad(spec.fov_deg))
+    return Scene(setting=setting, camera_motion=spec.camera_motion, primitives=tuple(prims), o2w=o2w_all,
                  dynamic=dynamic, c2w=c2w, intrinsics=np.tile(k, (frames, 1, 1)), light_dir=light,
-                 height=height, width=width)
+                 height=spec.height, width=spec.width)

@@ -11,7 +11,7 @@ import numpy as np
 
 from align3r.data.synthetic.prior import PRIOR_PRESETS, PRIOR_STYLES, PriorConfig, PriorMaps, simulate_prior
 from align3r.data.synthetic.render import render_frame
-from align3r.data.synthetic.scene import Scene, Setting, sample_scene
+from align3r.data.synthetic.scene import Scene, SceneSpec, Setting, sample_scene
 from align3r.data.synthetic.trajectories import CAMERA_MOTIONS, CameraMotion
 from align3r.errors import InputError
 from align3r.settings import to_mapping
@@ -89,26 +89,23 @@ class SyntheticSequence:
     """seed, resolved parameters and versions (JSON-ready)."""
 
 
-def resolve_config(config: SynthConfig) -> dict[str, Any]:
-    """The scene parameters, with every "any"/None field drawn from the seed."""
+def resolve_config(config: SynthConfig) -> SceneSpec:
+    """The scene's parameters, with every "any"/None field of the config drawn from its seed."""
     rng = np.random.default_rng([config.seed, 1])
-    draws = {"setting": ("indoor", "outdoor")[rng.integers(2)],
-             "camera_motion": CAMERA_MOTIONS[rng.integers(len(CAMERA_MOTIONS))],
-             "dynamic_objects": int(rng.integers(1, 5)), "static_objects": int(rng.integers(2, 7)),
-             "fov_deg": float(rng.uniform(*config.fov_deg))}
-    chosen = {"setting": config.setting, "camera_motion": config.camera_motion,
-              "dynamic_objects": config.dynamic_objects, "static_objects": config.static_objects}
-    resolved = {k: draws[k] if v in ("any", None) else v for k, v in chosen.items()}
-    return resolved | {"fov_deg": draws["fov_deg"]}
+    setting = ("indoor", "outdoor")[rng.integers(2)]
+    camera_motion = CAMERA_MOTIONS[rng.integers(len(CAMERA_MOTIONS))]
+    dynamic_objects, static_objects = int(rng.integers(1, 5)), int(rng.integers(2, 7))
+    return SceneSpec(seed=config.seed, frames=config.frames, width=config.width, height=config.height,
+                     setting=setting if config.setting == "any" else config.setting,
+                     camera_motion=camera_motion if config.camera_motion == "any" else config.camera_motion,
+                     dynamic_objects=dynamic_objects if config.dynamic_objects is None else config.dynamic_objects,
+                     static_objects=static_objects if config.static_objects is None else config.static_objects,
+                     fov_deg=float(rng.uniform(*config.fov_deg)))
 
 
 def build_scene(config: SynthConfig) -> Scene:
     """The config's scene: layout, object motion and cameras, not yet rendered."""
-    resolved = resolve_config(config)
-    return sample_scene(config.seed, frames=config.frames, width=config.width, height=config.height,
-                        setting=resolved["setting"], camera_motion=resolved["camera_motion"],
-                        dynamic_objects=resolved["dynamic_objects"], static_objects=resolved["static_objects"],
-                        fov_x=np.deg2rad(resolved["fov_deg"]))
+    return sample_scene(resolve_config(config))
 
 
 def generate_sequence(config: SynthConfig) -> SyntheticSequence:
@@ -122,7 +119,7 @@ def generate_sequence(config: SynthConfig) -> SyntheticSequence:
     priors = {p.style: simulate_prior(depths, valid, scene.intrinsics[:, 0, 0], p, seed=config.seed)
               for p in config.priors}
     meta = {"format_version": FORMAT_VERSION, "generator": f"align3r {importlib.metadata.version('align3r')}",
-            "seed": config.seed, "config": to_mapping(config), "resolved": resolve_config(config),
+            "seed": config.seed, "config": to_mapping(config), "resolved": to_mapping(resolve_config(config)),
             "primitives": len(scene.primitives), "moving_primitives": int(scene.dynamic.sum())}
     return SyntheticSequence(images=np.stack([f.rgb for f in frames]), depths=depths, valid_masks=valid,
                              dynamic_masks=dynamic, intrinsics=scene.intrinsics, poses_c2w=scene.c2w,
