@@ -103,7 +103,12 @@ def fit_scale_shift(pred: np.ndarray, gt: np.ndarray, *, align: DepthAlign = "la
 
     Returns:
         (scale, shift).
+
+    Raises:
+        ValueError: unknown `align`.
     """
+    if align not in ("lad", "lstsq"):
+        raise ValueError(f"align: expected 'lad' or 'lstsq', got {align!r}")
     if align == "lstsq":
         design = np.stack([pred, np.ones_like(pred)], axis=1)
         solution = np.linalg.lstsq(design, gt, rcond=None)[0]

@@ -70,6 +70,8 @@ def test_depth_metrics_reject_bad_input():
         video_depth_metrics(np.ones((2, 3, 4)), np.ones((2, 4, 3)))
     with pytest.raises(ValueError, match="no pixel"):
         video_depth_metrics(np.ones((1, 3, 4)), np.zeros((1, 3, 4)))
+    with pytest.raises(ValueError, match="align"):
+        video_depth_metrics(np.ones((1, 3, 4)), np.ones((1, 3, 4)), align="median")
 
 
 def golden_pose_inputs(case: str) -> tuple[np.ndarray, np.ndarray]:
