@@ -145,16 +145,17 @@ def similarity_matrix(scale: torch.Tensor, rot: torch.Tensor, trans: torch.Tenso
     return torch.cat([top, bottom], dim=-2)
 
 
-def umeyama_alignment(src: torch.Tensor, dst: torch.Tensor, *,
+def umeyama_alignment(src: torch.Tensor, dst: torch.Tensor, *, weights: torch.Tensor | None = None,
                       with_scale: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Least-squares similarity from `src` to `dst` points (Umeyama 1991, eqs. 34-43).
 
-    Minimises sum_k ||dst_k - (s R src_k + t)||^2. Needs at least three points not on one
-    line for a unique rotation.
+    Minimises sum_k w_k ||dst_k - (s R src_k + t)||^2. Needs at least three points of non-zero
+    weight not on one line for a unique rotation.
 
     Args:
         src: (*, P, 3) points in frame a (e.g. estimated camera centres).
         dst: (*, P, 3) the corresponding points in frame b (e.g. ground-truth centres).
+        weights: (*, P) non-negative weights; None weighs every point 1.
         with_scale: estimate s; when False, s = 1 (rigid alignment).
 
     Returns:
@@ -162,17 +163,21 @@ def umeyama_alignment(src: torch.Tensor, dst: torch.Tensor, *,
     """
     check_shape("src", src, (None, 3))
     check_shape("dst", dst, tuple(src.shape[-2:]))
-    mean_src, mean_dst = src.mean(dim=-2), dst.mean(dim=-2)
+    if weights is None:
+        weights = torch.ones_like(src[..., 0])
+    check_shape("weights", weights, (src.shape[-2],))
+    w = (weights / weights.sum(dim=-1, keepdim=True))[..., None]  # (*, P, 1), sums to 1
+    mean_src, mean_dst = (w * src).sum(dim=-2), (w * dst).sum(dim=-2)
     centred_src = src - mean_src[..., None, :]
     centred_dst = dst - mean_dst[..., None, :]
-    cov_dst_src = centred_dst.transpose(-1, -2) @ centred_src / src.shape[-2]  # (*, 3, 3)
+    cov_dst_src = centred_dst.transpose(-1, -2) @ (w * centred_src)  # (*, 3, 3)
     u, sigma, vh = torch.linalg.svd(cov_dst_src)
     reflect = torch.linalg.det(u) * torch.linalg.det(vh) < 0  # keep a right-handed rotation
     signs = torch.ones_like(sigma)
     signs = torch.cat([signs[..., :2], torch.where(reflect, -signs[..., 2], signs[..., 2])[..., None]], dim=-1)
     rot = u @ (signs[..., :, None] * vh)
     if with_scale:
-        var_src = (centred_src * centred_src).sum(dim=(-1, -2)) / src.shape[-2]
+        var_src = (w * centred_src * centred_src).sum(dim=(-1, -2))
         scale = (sigma * signs).sum(dim=-1) / var_src
     else:
         scale = torch.ones_like(sigma[..., 0])

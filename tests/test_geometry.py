@@ -87,6 +87,26 @@ def test_umeyama_recovers_a_similarity_exactly():
     assert torch.all(rigid_scale == 1)
 
 
+def test_weighted_umeyama_ignores_zero_weight_outliers_and_agrees_with_roma():
+    gen = torch.Generator().manual_seed(8)
+    scale, rot, trans = random_sim3(gen)
+    src = torch.randn(2, 30, 3, generator=gen, dtype=F64)
+    dst = transform_points(similarity_matrix(scale, rot, trans), src)
+    dst[:, :5] += 10.0  # outliers
+    weights = torch.ones(2, 30, dtype=F64)
+    weights[:, :5] = 0.0
+    got_scale, got_rot, got_trans = umeyama_alignment(src, dst, weights=weights)
+    torch.testing.assert_close(got_scale, scale.expand(2))
+    torch.testing.assert_close(got_rot, rot.expand(2, 3, 3))
+    torch.testing.assert_close(got_trans, trans.expand(2, 3))
+    soft = torch.rand(2, 30, generator=gen, dtype=F64)
+    roma_rot, roma_trans, roma_scale = roma.rigid_points_registration(src, dst, weights=soft, compute_scaling=True)
+    ours = umeyama_alignment(src, dst, weights=soft)
+    torch.testing.assert_close(ours[0], roma_scale)
+    torch.testing.assert_close(ours[1], roma_rot)
+    torch.testing.assert_close(ours[2], roma_trans)
+
+
 def test_umeyama_returns_a_rotation_for_mirrored_points():
     src = torch.randn(30, 3, dtype=F64, generator=torch.Generator().manual_seed(4))
     dst = src * torch.tensor([1.0, 1.0, -1.0], dtype=F64)  # a reflection: no rotation fits exactly
