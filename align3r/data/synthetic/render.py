@@ -4,7 +4,7 @@ surface hit per pixel, procedural textures and Lambertian shading from one direc
 Rays are written in the camera frame as d = ((u - cx) / fx, (v - cy) / fy, 1), so the ray
 parameter t of a hit is its z-depth in every rigidly moved frame. Ray and point sets are stored
 one per column, (3, M), so that each coordinate is a contiguous row. Each primitive is tested only
-on the rays inside its bounding sphere's image-plane box, which keeps a frame fast.
+on the rays inside the image rectangle of its bounding box, which keeps a frame fast.
 """
 
 from __future__ import annotations
