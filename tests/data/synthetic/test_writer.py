@@ -94,3 +94,12 @@ def test_cli_refuses_a_non_empty_output_before_rendering(tmp_path, capsys, monke
     monkeypatch.setattr("align3r.data.synthetic.generate_sequence", lambda config: pytest.fail("rendered"))
     assert main(["synth", str(tmp_path / "out")]) == 2
     assert "exists" in capsys.readouterr().err
+
+
+def test_reading_a_missing_or_partial_folder_is_an_input_error(tmp_path):
+    with pytest.raises(InputError, match="cannot read synthetic sequence"):
+        read_sequence(tmp_path / "none")
+    out = write_sequence(generate_sequence(CONFIG), tmp_path / "seq")
+    (out / "cameras.npz").unlink()
+    with pytest.raises(InputError, match="cameras.npz"):
+        read_sequence(out)
