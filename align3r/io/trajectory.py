@@ -8,14 +8,13 @@ starting with `#` and blank lines are skipped on reading.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import torch
 
+from align3r.atomic import atomic_write_bytes
 from align3r.errors import InputError
 from align3r.geometry import (check_shape, qwxyz_to_qxyzw, qxyzw_to_qwxyz, qxyzw_to_rotmat,
                               rotmat_to_qxyzw)
@@ -103,14 +102,6 @@ def write_trajectory(path: str | Path, timestamps: np.ndarray, c2w: np.ndarray, 
         c2w: (N, 4, 4) camera-to-world rigid transforms.
         fmt: "official" (`t x y z qw qx qy qz`) or "tum" (`t x y z qx qy qz qw`).
     """
-    path = Path(path)
     rows = c2w_to_rows(timestamps, c2w, fmt=fmt)
     text = "".join(" ".join(repr(float(v)) for v in row) + "\n" for row in rows)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as file:
-            file.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    atomic_write_bytes(path, text.encode())
