@@ -7,9 +7,11 @@ exit code. User mistakes (`Align3rError`) print one line on stderr and exit with
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from align3r.errors import Align3rError
 
@@ -90,10 +92,93 @@ def _run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_run(parser: argparse.ArgumentParser) -> None:
+    from align3r.io.video import FrameSelection
+    from align3r.reconstruct import ReconstructConfig
+
+    defaults, pick = ReconstructConfig(), FrameSelection()
+    parser.add_argument("input", help="video file, folder of images, or a glob of images")
+    parser.add_argument("-o", "--out", required=True, help="output folder")
+    parser.add_argument("--model", default="align3r-depthanything",
+                        help="model name, .pth, folder or hub id (default align3r-depthanything)")
+    parser.add_argument("--prior", default="depth-anything-v2-large",
+                        help="depth-anything-v2-{small,base,large}, depth-pro, files:DIR, simulated:SEQ_DIR")
+    parser.add_argument("--mode", default=defaults.mode, choices=["auto", "global", "hierarchical"])
+    parser.add_argument("--graph", default=defaults.graph, help=f"global-mode scene graph (default {defaults.graph})")
+    parser.add_argument("--preset", default=defaults.preset, help="alignment preset: align3r, demo, pose_test, depth_test")
+    parser.add_argument("--niter", type=int, default=defaults.niter, help=f"iterations per scene (default {defaults.niter})")
+    parser.add_argument("--size", type=int, default=defaults.size, help=f"long side of the network input (default {defaults.size})")
+    parser.add_argument("--no-crop", action="store_true", help="resize to multiples of 16 instead of centre-cropping")
+    parser.add_argument("--flow", default=defaults.flow, choices=["raft", "dis", "none"])
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--stride", type=int, default=pick.stride, help="keep every K-th frame")
+    parser.add_argument("--max-frames", type=int, default=pick.max_frames)
+    parser.add_argument("--start-time", type=float, default=pick.start_time, help="seconds into a video")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:K")
+    parser.add_argument("--resume", action="store_true", help="continue an interrupted run in OUT")
+    parser.add_argument("--overwrite", action="store_true", help="replace the results in OUT")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _run_run(args: argparse.Namespace) -> int:
+    from align3r.io.video import FrameSelection
+    from align3r.reconstruct import ReconstructConfig
+    from align3r.run import JobOptions, run_video
+
+    config = ReconstructConfig(size=args.size, crop=not args.no_crop, mode=args.mode, graph=args.graph,
+                               preset=args.preset, niter=args.niter, flow=args.flow, batch_size=args.batch_size)
+    selection = FrameSelection(stride=args.stride, max_frames=args.max_frames, start_time=args.start_time)
+    options = JobOptions(resume=args.resume, overwrite=args.overwrite, device=args.device)
+    rec = run_video(args.input, args.out, model=args.model, prior=args.prior, config=config,
+                    selection=selection, options=options)
+    height, width = rec.depths.shape[1:]
+    print(f"reconstructed {rec.num_frames} frames ({width}x{height}, {rec.meta['mode']} alignment) in "
+          f"{rec.meta['total_s']:.1f} s -> {args.out}")
+    return 0
+
+
+def _add_eval(parser: argparse.ArgumentParser) -> None:
+    from align3r.eval.datasets import DATASETS
+    from align3r.eval.protocol import PROTOCOLS
+
+    parser.add_argument("task", choices=["depth", "pose"], help="video depth or camera pose")
+    parser.add_argument("--dataset", required=True, choices=list(DATASETS), help="benchmark")
+    parser.add_argument("--root", required=True, type=Path, help="the dataset's top folder, e.g. data/sintel")
+    parser.add_argument("--pred", type=Path, help="saved predictions: one folder per sequence, named as the sequence")
+    parser.add_argument("--model", help="run our pipeline with this model (needs --prior)")
+    parser.add_argument("--prior", help="depth prior of the pipeline run")
+    parser.add_argument("--out", required=True, type=Path, help="folder for metrics.json and metrics.md")
+    parser.add_argument("--protocol", choices=list(PROTOCOLS),
+                        help="depth: scale-shift (official LAD, default), scale-shift-lstsq or scale; pose: sim3")
+    parser.add_argument("--overwrite", action="store_true", help="replace metrics already in --out")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _run_eval(args: argparse.Namespace) -> int:
+    from align3r.errors import InputError
+    from align3r.eval.benchmark import BenchmarkJob, run_benchmark
+    from align3r.eval.protocol import PROTOCOLS
+
+    if (args.pred is None) == (args.model is None and args.prior is None):
+        raise InputError("give either --pred DIR (saved predictions) or --model M --prior P (run the pipeline)")
+    if args.pred is None:
+        raise InputError("--model/--prior: running the pipeline per sequence is not wired into eval yet; "
+                         "run `align3r run` per sequence into PRED/<sequence> and pass --pred PRED")
+    result = run_benchmark(BenchmarkJob(task=args.task, dataset=args.dataset, root=args.root, pred=args.pred,
+                                        out=args.out, protocol=args.protocol, overwrite=args.overwrite,
+                                        quiet=args.quiet))
+    first = next(iter(result.average))
+    print(f"{args.task} {args.dataset} ({PROTOCOLS[result.protocol]}): {len(result.sequences)} sequences, "
+          f"{first} {result.average[first]:.4f} -> {args.out}/metrics.json, metrics.md")
+    return 0
+
+
 SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
     "convert": ("official .pth -> config.json + model.safetensors", _add_convert, _run_convert),
+    "eval": ("official video-depth and camera-pose benchmarks on saved predictions", _add_eval, _run_eval),
     "synth": ("synthetic dynamic sequence with exact depth, poses, intrinsics, masks and priors",
               _add_synth, _run_synth),
+    "run": ("video or image folder -> consistent depth, cameras and motion masks", _add_run, _run_run),
     "train": ("train or fine-tune (torchrun --nproc-per-node G -m align3r train ... for DDP)",
               _add_train, _run_train),
 }
@@ -109,11 +194,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="align3r: %(message)s")
+    if getattr(args, "quiet", False):
+        os.environ["TQDM_DISABLE"] = "1"
     try:
         return SUBCOMMANDS[args.command][2](args)
     except Align3rError as err:
         print(f"align3r {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"align3r {args.command}: interrupted; rerun with --resume to continue", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

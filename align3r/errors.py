@@ -15,3 +15,7 @@ class CheckpointError(Align3rError):
 
 class ModelNotFoundError(Align3rError):
     """A model name cannot be resolved (unknown, or not cached while offline)."""
+
+
+class ReconstructionError(Align3rError):
+    """The reconstruction failed on valid input (e.g. alignment diverged on unusable predictions)."""
