@@ -1,0 +1,61 @@
+"""`align3r eval`: one benchmark, one protocol, saved predictions in, metrics.json and metrics.md out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from align3r.errors import InputError
+from align3r.eval.datasets import DATASETS, Task
+from align3r.eval.protocol import TASK_PROTOCOLS, BenchmarkResult, ProtocolName, evaluate_depth, evaluate_pose
+from align3r.eval.report import check_output, write_report
+
+
+@dataclass(frozen=True)
+class BenchmarkJob:
+    """What to evaluate and where the results go."""
+
+    task: Task
+    """"depth" or "pose"."""
+    dataset: str
+    """a name of `DATASETS`."""
+    root: Path
+    """the dataset's top folder (EVALUATION.md §3)."""
+    pred: Path
+    """one prediction folder per sequence, named as the sequence."""
+    out: Path
+    """folder for metrics.json and metrics.md."""
+    protocol: ProtocolName | None = None
+    """None: the task's official protocol (depth `scale-shift`, pose `sim3`)."""
+    overwrite: bool = False
+    """replace metrics already in `out`."""
+    quiet: bool = False
+    """no progress bar."""
+
+
+def run_benchmark(job: BenchmarkJob) -> BenchmarkResult:
+    """Evaluate `job.pred` on the benchmark and write the report; nothing is written on bad input.
+
+    Raises:
+        InputError: unknown dataset or protocol, a task the dataset has no ground truth for,
+            missing folders, sequences or frames, unreadable files, results already in `out`.
+    """
+    if job.dataset not in DATASETS:
+        raise InputError(f"--dataset: unknown {job.dataset!r} (known: {', '.join(DATASETS)})")
+    protocol = job.protocol or TASK_PROTOCOLS[job.task][0]
+    if protocol not in TASK_PROTOCOLS[job.task]:
+        raise InputError(f"--protocol {protocol} does not apply to {job.task} "
+                         f"(choose {', '.join(TASK_PROTOCOLS[job.task])})")
+    dataset_class = DATASETS[job.dataset]
+    if job.task not in dataset_class.tasks:
+        raise InputError(f"{job.dataset} has no {job.task} ground truth (it has: {', '.join(dataset_class.tasks)})")
+    if not job.pred.is_dir():
+        raise InputError(f"--pred {job.pred}: folder not found")
+    check_output(job.out, overwrite=job.overwrite)
+    dataset = dataset_class(job.root)
+    if job.task == "depth":
+        result = evaluate_depth(dataset, job.pred, protocol, quiet=job.quiet)
+    else:
+        result = evaluate_pose(dataset, job.pred, quiet=job.quiet)
+    write_report(result, job.out)
+    return result
