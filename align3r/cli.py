@@ -12,7 +12,6 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from pathlib import Path
 
 from align3r.errors import Align3rError
 
@@ -135,6 +134,10 @@ def _run_run(args: argparse.Namespace) -> int:
     height, width = rec.depths.shape[1:]
     print(f"reconstructed {rec.num_frames} frames ({width}x{height}, {rec.meta['mode']} alignment) in "
           f"{rec.meta['total_s']:.1f} s -> {args.out}")
+    flagged = rec.meta["quality"]["flagged"]
+    if flagged:
+        listed = "; ".join(f"{name}: {', '.join(why)}" for name, why in list(flagged.items())[:5])
+        print(f"{len(flagged)} frame(s) flagged by the quality report ({listed}); see {args.out}/reconstruction.json")
     return 0
 
 
@@ -174,49 +177,101 @@ def _run_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_eval(parser: argparse.ArgumentParser) -> None:
-    from align3r.eval.datasets import DATASETS
-    from align3r.eval.protocol import PROTOCOLS
-
-    parser.add_argument("task", choices=["depth", "pose"], help="video depth or camera pose")
-    parser.add_argument("--dataset", required=True, choices=list(DATASETS), help="benchmark")
-    parser.add_argument("--root", required=True, type=Path, help="the dataset's top folder, e.g. data/sintel")
-    parser.add_argument("--pred", type=Path, help="saved predictions: one folder per sequence, named as the sequence")
-    parser.add_argument("--model", help="run our pipeline with this model (needs --prior)")
-    parser.add_argument("--prior", help="depth prior of the pipeline run")
-    parser.add_argument("--out", required=True, type=Path, help="folder for metrics.json and metrics.md")
-    parser.add_argument("--protocol", choices=list(PROTOCOLS),
-                        help="depth: scale-shift (official LAD, default), scale-shift-lstsq or scale; pose: sim3")
-    parser.add_argument("--overwrite", action="store_true", help="replace metrics already in --out")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+def _add_view(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("out", help="output folder of `align3r run` (read lazily, frame by frame)")
+    parser.add_argument("--port", type=int, default=8080, help="TCP port (default 8080; the next free one if taken)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="interface to listen on (default 127.0.0.1; 0.0.0.0 shares it on the network)")
 
 
-def _run_eval(args: argparse.Namespace) -> int:
-    from align3r.errors import InputError
-    from align3r.eval.benchmark import BenchmarkJob, run_benchmark
-    from align3r.eval.protocol import PROTOCOLS
+def _run_view(args: argparse.Namespace) -> int:
+    from align3r.io.view import Viewer
 
-    if (args.pred is None) == (args.model is None and args.prior is None):
-        raise InputError("give either --pred DIR (saved predictions) or --model M --prior P (run the pipeline)")
-    if args.pred is None:
-        raise InputError("--model/--prior: running the pipeline per sequence is not wired into eval yet; "
-                         "run `align3r run` per sequence into PRED/<sequence> and pass --pred PRED")
-    result = run_benchmark(BenchmarkJob(task=args.task, dataset=args.dataset, root=args.root, pred=args.pred,
-                                        out=args.out, protocol=args.protocol, overwrite=args.overwrite,
-                                        quiet=args.quiet))
-    first = next(iter(result.average))
-    print(f"{args.task} {args.dataset} ({PROTOCOLS[result.protocol]}): {len(result.sequences)} sequences, "
-          f"{first} {result.average[first]:.4f} -> {args.out}/metrics.json, metrics.md")
+    try:
+        viewer = Viewer(args.out, host=args.host, port=args.port)
+    except ImportError as err:
+        print(f"align3r view: error: {err}", file=sys.stderr)
+        return 2
+    print(f"viewer of {args.out} at {viewer.url} (Ctrl+C to stop)", flush=True)
+    try:
+        viewer.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _add_export(parser: argparse.ArgumentParser) -> None:
+    from align3r.io.export.options import FORMATS, ExportOptions
+
+    defaults = ExportOptions()
+    parser.add_argument("out", help="output folder of `align3r run`")
+    parser.add_argument("--format", required=True, choices=FORMATS, help="what to write")
+    parser.add_argument("-o", "--output", default=None, help="destination file or folder (default: OUT/exports/...)")
+    option = parser.add_argument_group("options (each format reads those that apply)")
+    option.add_argument("--min-conf", type=float, default=defaults.min_conf,
+                        help=f"raw-confidence threshold for points (default {defaults.min_conf}: every pixel)")
+    option.add_argument("--static-only", action="store_true", help="ply, glb: drop points on moving objects")
+    option.add_argument("--per-frame", action="store_true", help="ply: one file per frame instead of one fused cloud")
+    option.add_argument("--max-points", type=int, default=defaults.max_points,
+                        help=f"most points per file (default {defaults.max_points})")
+    option.add_argument("--images", choices=("copy", "link"), default=defaults.images,
+                        help="colmap, nerfstudio: copy images or link to them (default copy)")
+    option.add_argument("--depth-format", choices=("png16", "npy"), default=defaults.depth_format,
+                        help="depth: 16-bit PNG with a scale in depth_scale.json, or float32 npy (default png16)")
+    option.add_argument("--depth-scale", type=float, default=defaults.depth_scale,
+                        help="depth, nerfstudio: depth units per PNG count (default: fit the video)")
+    option.add_argument("--fps", type=float, default=defaults.fps, help=f"mp4: frame rate (default {defaults.fps:g})")
+    option.add_argument("--seed", type=int, default=defaults.seed, help="seed of the point subsampling (default 0)")
+    option.add_argument("--overwrite", action="store_true", help="replace an existing destination")
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from align3r.io.export import export
+
+    names = ("min_conf", "static_only", "per_frame", "max_points", "images", "depth_format", "depth_scale", "fps",
+             "seed", "overwrite")
+    try:
+        result = export(args.out, args.format, args.output, **{name: getattr(args, name) for name in names})
+    except ImportError as err:
+        print(f"align3r export: error: {err}", file=sys.stderr)
+        return 2
+    for note in result.notes:
+        print(f"note: {note}")
+    print(f"wrote {', '.join(str(p) for p in result.paths[:3])}{' ...' if len(result.paths) > 3 else ''}")
+    return 0
+
+
+def _add_demo(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-o", "--out", default="align3r-demo", help="output folder (default align3r-demo)")
+    parser.add_argument("--overwrite", action="store_true", help="replace the results in OUT")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from align3r.demo import report, run_demo
+    from align3r.run import JobOptions, check_output_folder
+
+    check_output_folder(Path(args.out), JobOptions(overwrite=args.overwrite))
+    result = run_demo(args.out, overwrite=args.overwrite)
+    rec = result.reconstruction
+    print(f"reconstructed a synthetic video of {rec.num_frames} frames with the tiny model -> {args.out}")
+    print(report(result))
+    print(f"look at it: align3r view {args.out}")
     return 0
 
 
 SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
     "convert": ("official .pth -> config.json + model.safetensors", _add_convert, _run_convert),
     "eval": ("official video-depth and camera-pose benchmarks on saved predictions", _add_eval, _run_eval),
-    "eval": ("official video-depth and camera-pose benchmarks on saved predictions", _add_eval, _run_eval),
     "synth": ("synthetic dynamic sequence with exact depth, poses, intrinsics, masks and priors",
               _add_synth, _run_synth),
+    "demo": ("offline demo: synthetic video, tiny model, scores against the exact ground truth",
+             _add_demo, _run_demo),
     "run": ("video or image folder -> consistent depth, cameras and motion masks", _add_run, _run_run),
+    "view": ("4D viewer of an output folder in the browser (viser)", _add_view, _run_view),
+    "export": ("output folder -> PLY, GLB, COLMAP, nerfstudio, depth maps, MP4 or TUM", _add_export, _run_export),
     "train": ("train or fine-tune (torchrun --nproc-per-node G -m align3r train ... for DDP)",
               _add_train, _run_train),
 }

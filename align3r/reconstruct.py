@@ -33,6 +33,7 @@ from align3r.infer.runner import infer_pairs
 from align3r.infer.store import PairPredictions, PairStore
 from align3r.model.network import Align3RNet
 from align3r.prior.base import DepthPrior, PriorMap
+from align3r.quality import quality_report
 from align3r.reconstruction import Reconstruction
 
 logger = logging.getLogger(__name__)
@@ -110,6 +111,8 @@ class _PairSource:
         self.model, self.frames, self.prior, self.net_images = model, frames, prior, net_images
         self.store, self.config, self.device = store, config, device
         self.use_flow = config.flow != "none"
+        self.asked: list[np.ndarray] = []
+        """Every edge list the alignment asked for, global frame indices."""
 
     def _inputs(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
         views = prepare_views(self.frames[indices], self.prior.values[indices], size=self.config.size,
@@ -117,6 +120,7 @@ class _PairSource:
         return views["img"], views["pred_depth"]
 
     def __call__(self, edges: np.ndarray) -> PairPredictions:
+        self.asked.append(edges)
         missing = self.store.missing(edges)
         if len(missing):
             bar = tqdm(total=len(missing), desc="pairs", unit="pair", disable=None, leave=False)
@@ -176,16 +180,19 @@ def reconstruct(frames: np.ndarray, model: Align3RNet, prior: DepthPrior, config
         else:
             result = hierarchical_align(source, len(frames), align_config, hierarchy)
         timings["pairs_and_align_s"] = time.perf_counter() - start
-    if not (torch.isfinite(result.c2w).all() and torch.isfinite(result.depths).all()):
-        raise ReconstructionError("alignment produced non-finite cameras or depths: the network's pair "
-                                  "predictions are unusable (wrong or untrained model for this prior?)")
-    meta = {"mode": mode, "config": asdict(config), "prior": {"name": prior.name, "kind": prior_map.kind},
-            "model": model_fingerprint(model), "input_size": list(frames.shape[1:3]), "timings": timings}
-    return Reconstruction(images=net_images, depths=result.depths.float().cpu().numpy(),
-                          conf=result.conf.float().cpu().numpy(),
-                          poses_c2w=_rigid(result.c2w.double().cpu()),
-                          intrinsics=_intrinsics(result.focals.double().cpu().numpy(), height, width),
-                          dynamic_masks=result.dynamic_masks.cpu().numpy().astype(bool), names=names, meta=meta)
+        if not (torch.isfinite(result.c2w).all() and torch.isfinite(result.depths).all()):
+            raise ReconstructionError("alignment produced non-finite cameras or depths: the network's pair "
+                                      "predictions are unusable (wrong or untrained model for this prior?)")
+        meta = {"mode": mode, "config": asdict(config), "prior": {"name": prior.name, "kind": prior_map.kind},
+                "model": model_fingerprint(model), "input_size": list(frames.shape[1:3]), "timings": timings}
+        rec = Reconstruction(images=net_images, depths=result.depths.float().cpu().numpy(),
+                             conf=result.conf.float().cpu().numpy(),
+                             poses_c2w=_rigid(result.c2w.double().cpu()),
+                             intrinsics=_intrinsics(result.focals.double().cpu().numpy(), height, width),
+                             dynamic_masks=result.dynamic_masks.cpu().numpy().astype(bool), names=names, meta=meta)
+        edges = np.unique(np.concatenate(source.asked), axis=0)
+        meta["quality"] = quality_report(rec, edges, store.load)
+    return rec
 
 
 def _rigid(c2w: torch.Tensor) -> np.ndarray:

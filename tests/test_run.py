@@ -72,6 +72,7 @@ def test_run_writes_a_complete_output_folder(job, sequence, tmp_path, capsys):
     _, poses = read_trajectory(tmp_path / "out" / "pred_traj.txt", fmt="official")
     np.testing.assert_allclose(poses, rec.poses_c2w, atol=1e-12)
     assert np.isfinite(rec.depths).all() and (rec.conf >= 1).all()
+    assert rec.meta["quality"]["flagged"] == {} and max(rec.meta["quality"]["edge_residual"].values()) < 0.01
     # exact pairs: depth right up to one global scale, focal right
     scale = np.median(sequence.depths / rec.depths)
     assert np.abs(rec.depths * scale / sequence.depths - 1).max() < 0.02
@@ -140,3 +141,27 @@ def test_occupied_output_folder_is_refused(job, tmp_path, capsys):
     assert run(job, tmp_path / "out") == 2
     assert "not empty" in one_line(capsys)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["mine.txt"]
+
+
+def test_quality_report_flags_a_corrupted_frame(job, tmp_path, monkeypatch, oracle):
+    import align3r.reconstruct
+
+    exact = align3r.reconstruct.infer_pairs  # the oracle fixture's exact pairs
+
+    def corrupt_frame_3(model, load, edges, *, batch_size, device):
+        generator = torch.Generator().manual_seed(0)
+        for batch in exact(model, load, edges, batch_size=batch_size, device=device):
+            pairs = edges[batch.edge_ids]
+            pred = batch.prediction
+            bad_j = pairs[:, 1] == 3
+            bad_i = pairs[:, 0] == 3
+            noisy = pred.pts3d_j_in_i * torch.exp(0.5 * torch.randn(pred.pts3d_j_in_i.shape[:-1] + (1,), generator=generator))
+            pts_j = torch.where(bad_j[:, None, None, None], noisy, pred.pts3d_j_in_i)
+            conf_i = torch.where(bad_i[:, None, None], torch.ones_like(pred.conf_i), pred.conf_i)
+            conf_j = torch.where(bad_j[:, None, None], torch.ones_like(pred.conf_j), pred.conf_j)
+            yield runner.PairBatch(batch.edge_ids, PairPrediction(pred.pts3d_i_in_i, conf_i, pts_j, conf_j))
+
+    monkeypatch.setattr("align3r.reconstruct.infer_pairs", corrupt_frame_3)
+    assert run(job, tmp_path / "out") == 0
+    flagged = Reconstruction.load(tmp_path / "out").meta["quality"]["flagged"]
+    assert list(flagged) == ["000003"] and "low confidence" in flagged["000003"]

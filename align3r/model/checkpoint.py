@@ -30,7 +30,7 @@ from urllib.parse import urlparse
 import torch
 
 from align3r.errors import CheckpointError, ModelNotFoundError
-from align3r.model.config import PRESETS, ModelConfig
+from align3r.model.config import ModelConfig
 from align3r.model.network import PRIOR_BRANCH_PREFIXES, Align3RNet
 
 logger = logging.getLogger(__name__)
@@ -41,6 +41,9 @@ HUB_MODELS: dict[str, str] = {
     "dust3r": "naver/DUSt3R_ViTLarge_BaseDecoder_512_dpt",
 }
 """Model names of OVERVIEW.md -> Hugging Face repositories in the mixin format."""
+
+PACKAGED_MODELS: dict[str, Path] = {"tiny": Path(__file__).parents[1] / "weights" / "tiny"}
+"""Models shipped inside the package: name -> folder with config.json + model.safetensors."""
 
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
 _ALIAS = re.compile(r"^(.*\.dpt\.scratch\.)layer_rn\.(\d)\.weight$")
@@ -306,22 +309,25 @@ def download_from_hub(repo_id: str, *, name: str) -> Path:
     raise ModelNotFoundError(
         f"model {name!r} ({repo_id}) is not in the Hugging Face cache {constants.HF_HUB_CACHE} and "
         f"cannot be downloaded ({reason}); pass a local .pth or a folder with config.json + "
-        f"model.safetensors instead (known names: {', '.join(HUB_MODELS)})")
+        f"model.safetensors instead, or the offline model 'tiny' (known names: {', '.join(HUB_MODELS)})")
 
 
 def load_model(name_or_path: str | os.PathLike, device: torch.device | str | None = None) -> Align3RNet:
     """An Align3R network in eval mode from a model name, hub id, `.pth` file or hub folder.
 
     Args:
-        name_or_path: one of `HUB_MODELS`, a hub id `owner/name`, an official training `.pth`,
-            or a folder with `config.json` + `model.safetensors`.
+        name_or_path: one of `PACKAGED_MODELS` (`tiny`, shipped in the package) or `HUB_MODELS`,
+            a hub id `owner/name`, an official training `.pth`, or a folder with `config.json` +
+            `model.safetensors`.
         device: where to put the weights (default CPU).
 
     Raises:
         CheckpointError: unreadable, truncated, unsafe or mismatched checkpoint.
         ModelNotFoundError: unknown name, or a hub model that is not cached while offline.
     """
-    path = Path(name_or_path)
+    path = PACKAGED_MODELS.get(str(name_or_path), Path(name_or_path))
+    if str(name_or_path) in PACKAGED_MODELS and not path.is_dir():
+        raise ModelNotFoundError(f"model {name_or_path!r} is not part of this installation ({path} is missing)")
     if path.is_dir():
         config, state_dict = read_hub_folder(path)
     elif path.is_file():
@@ -333,8 +339,7 @@ def load_model(name_or_path: str | os.PathLike, device: torch.device | str | Non
         config, state_dict = read_hub_folder(download_from_hub(repo_id, name=str(name_or_path)))
     else:
         raise ModelNotFoundError(f"no model named {str(name_or_path)!r} and no such file or folder "
-                                 f"(known names: {', '.join(HUB_MODELS)}; presets to build: "
-                                 f"{', '.join(PRESETS)})")
+                                 f"(known names: {', '.join([*PACKAGED_MODELS, *HUB_MODELS])})")
     with torch.device("meta"):
         model = Align3RNet(config)
     model = model.to_empty(device="cpu")  # every tensor is then loaded or reset by load_weights
