@@ -16,7 +16,10 @@ LOW_CONFIDENCE = 0.5
 HIGH_RESIDUAL = 3.0
 """... or when the median residual of its edges is above this multiple of the video's median."""
 POSE_JUMP = 5.0
-"""... or when its motion from the previous frame is above this multiple of the median motion."""
+"""... or when its motion from the previous frame is above this multiple of the median motion
+and above `MIN_JUMP` (a near-static camera's tiny steps vary a lot in relative terms)."""
+MIN_JUMP = {"translation": 0.02, "rotation": 2.0}
+"""Smallest step called a jump: 2 % of the median depth, 2 degrees."""
 
 
 def edge_residuals(rec: Reconstruction, pairs: PairPredictions) -> np.ndarray:
@@ -73,10 +76,10 @@ def quality_report(rec: Reconstruction, edges: np.ndarray,
 
     flag(median_conf < LOW_CONFIDENCE * np.median(median_conf), "low confidence")
     flag(per_frame > HIGH_RESIDUAL * np.nanmedian(per_frame), "high pair residual")
+    floors = {"translation": MIN_JUMP["translation"] * float(np.median(rec.depths)), "rotation": MIN_JUMP["rotation"]}
     for steps, what in ((moves, "translation"), (turns, "rotation")):
-        typical = np.median(steps)
-        jumps = np.concatenate([[False], steps > POSE_JUMP * typical]) if typical > 0 else np.zeros(rec.num_frames, bool)
-        flag(jumps, f"{what} jump")
+        jumps = (steps > POSE_JUMP * np.median(steps)) & (steps > floors[what])
+        flag(np.concatenate([[False], jumps]), f"{what} jump")
     return {"frame_median_conf": median_conf.round(4).tolist(),
             "frame_median_residual": np.nan_to_num(per_frame).round(6).tolist(),
             "edge_residual": {f"{i}_{j}": round(float(r), 6) for (i, j), r in zip(edges.tolist(), residual)},
