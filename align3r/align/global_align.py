@@ -112,13 +112,18 @@ def init_scene(pairs: PairPredictions, tree: TreeInit, config: AlignConfig) -> S
                        height=height, width=width, base_scale=config.base_scale)
 
 
-def scene_loss(params: SceneParams, pairs: PairPredictions, log_conf: tuple[torch.Tensor, torch.Tensor],
+def pair_tensors(pairs: PairPredictions) -> tuple[torch.Tensor, torch.Tensor]:
+    """Both views of every edge, channel-first: points (E, 2, 3, P), log-confidences (E, 2, P)."""
+    pts = torch.stack([pairs.pts3d_i_in_i.flatten(1, 2), pairs.pts3d_j_in_i.flatten(1, 2)], dim=1)
+    log_conf = torch.log(torch.stack([pairs.conf_i.flatten(1), pairs.conf_j.flatten(1)], dim=1))
+    return pts.transpose(2, 3).contiguous(), log_conf
+
+
+def scene_loss(params: SceneParams, pairs: PairPredictions, pair_data: tuple[torch.Tensor, torch.Tensor],
                config: AlignConfig, static: torch.Tensor | None) -> torch.Tensor:
-    """Total loss (§4.6); the flow term only when `static` (N, H, W) bool is given."""
-    num_edges, num_pixels = pairs.conf_i.shape[0], pairs.conf_i[0].numel()
-    loss = alignment_loss(params.pts3d_world(), params.edge2w(), pairs.edges,
-                          pairs.pts3d_i_in_i.view(num_edges, num_pixels, 3),
-                          pairs.pts3d_j_in_i.view(num_edges, num_pixels, 3), *log_conf)
+    """Total loss (§4.6) given `pair_tensors(pairs)`; the flow term only when `static` (N, H, W)
+    bool is given."""
+    loss = alignment_loss(params.pts3d_world(), params.edge2w(), pairs.edges, *pair_data)
     if config.temporal_weight > 0:
         loss = loss + config.temporal_weight * temporal_loss(params.c2w(), config.translation_weight)
     if static is not None:
@@ -195,7 +200,7 @@ def global_align(pairs: PairPredictions, config: AlignConfig, *,
     with torch.no_grad():
         init = SceneState(params.c2w(), params.depths().clone(), params.focals().clone())
         init_pw_pose8, init_pw_scales = params.pw_pose8.clone(), params.pw_scales()
-    log_conf = (torch.log(pairs.conf_i).flatten(1), torch.log(pairs.conf_j).flatten(1))
+    pair_data = pair_tensors(pairs)
     optimizer = torch.optim.Adam(params.parameters(), lr=config.lr, betas=(0.9, 0.9))
     curve = torch.zeros(config.niter, dtype=torch.float32)
     flow_from = config.niter * config.flow_start
@@ -204,7 +209,7 @@ def global_align(pairs: PairPredictions, config: AlignConfig, *,
             group["lr"] = learning_rate(config, iteration)
         optimizer.zero_grad()
         static = ~dynamic if use_flow and iteration >= flow_from else None
-        loss = scene_loss(params, pairs, log_conf, config, static)
+        loss = scene_loss(params, pairs, pair_data, config, static)
         loss.backward()
         optimizer.step()
         curve[iteration] = loss.detach()

@@ -6,34 +6,59 @@ import torch
 import torch.nn.functional as F
 
 
+class _AlignmentLoss(torch.autograd.Function):
+    """The alignment term with a hand-written backward: fewer passes over the E x 2 x 3 x P points
+    than autograd's (the dominant cost of an iteration on CPU). Gradient at a zero residual is 0,
+    as for `vector_norm`."""
+
+    @staticmethod
+    def forward(ctx, pts3d_world: torch.Tensor, edge2w: torch.Tensor, edges: torch.Tensor,
+                pts3d_pair_in_i: torch.Tensor, log_conf_pair: torch.Tensor) -> torch.Tensor:
+        num_edges, _, _, num_points = pts3d_pair_in_i.shape
+        rot = edge2w[:, None, :3, :3].expand(-1, 2, -1, -1).reshape(-1, 3, 3)  # (2E, 3, 3)
+        aligned = torch.bmm(rot, pts3d_pair_in_i.view(-1, 3, num_points)).view_as(pts3d_pair_in_i)
+        residual = pts3d_world[edges] - (aligned + edge2w[:, None, :3, 3:])  # (E, 2, 3, P)
+        dist = (residual * residual).sum(dim=2).sqrt()  # (E, 2, P)
+        ctx.save_for_backward(residual, dist, edges, pts3d_pair_in_i, log_conf_pair)
+        ctx.num_frames = pts3d_world.shape[0]
+        weighted = dist * log_conf_pair
+        area = num_edges * num_points  # the two views summed apart, as officially
+        return weighted[:, 0].sum() / area + weighted[:, 1].sum() / area
+
+    @staticmethod
+    def backward(ctx, grad_loss: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        residual, dist, edges, pts3d_pair_in_i, log_conf_pair = ctx.saved_tensors
+        num_edges, _, _, num_points = residual.shape
+        coef = grad_loss * log_conf_pair / (dist * (num_edges * num_points))
+        grad_target = residual * coef.masked_fill_(dist == 0, 0)[:, :, None]  # (E, 2, 3, P)
+        grad_world = grad_target.new_zeros(ctx.num_frames, 3, num_points)
+        grad_world.index_add_(0, edges.flatten(), grad_target.view(-1, 3, num_points))
+        grad_edge2w = grad_target.new_zeros(num_edges, 4, 4)
+        grad_edge2w[:, :3, :3] = -torch.einsum("eacp,eadp->ecd", grad_target, pts3d_pair_in_i)
+        grad_edge2w[:, :3, 3] = -grad_target.sum(dim=(1, 3))
+        return grad_world, grad_edge2w, None, None, None
+
+
 def alignment_loss(pts3d_world: torch.Tensor, edge2w: torch.Tensor, edges: torch.Tensor,
-                   pts3d_i_in_i: torch.Tensor, pts3d_j_in_i: torch.Tensor,
-                   log_conf_i: torch.Tensor, log_conf_j: torch.Tensor) -> torch.Tensor:
+                   pts3d_pair_in_i: torch.Tensor, log_conf_pair: torch.Tensor) -> torch.Tensor:
     """Confidence-weighted distance between the frames' world points and each edge's aligned pair.
 
     `sum w_i |X_i - S_e pred_i| / (E P) + sum w_j |X_j - S_e pred_j| / (E P)` with the Euclidean
-    norm (`dist='l1'`) and log-confidence weights (dust3r/cloud_opt/optimizer.py, forward).
+    norm (`dist='l1'`) and log-confidence weights (dust3r/cloud_opt/optimizer.py, forward), on
+    channel-first tensors (contiguous per coordinate: faster on CPU). Differentiable in
+    `pts3d_world` and `edge2w`.
 
     Args:
-        pts3d_world: (N, P, 3) world points of every frame (P = H*W).
+        pts3d_world: (N, 3, P) world points of every frame, channel-first (P = H*W).
         edge2w: (E, 4, 4) per-edge similarity, camera i of the edge -> world.
         edges: (E, 2) int64 frame indices (i, j).
-        pts3d_i_in_i: (E, P, 3) frame i's predicted points, camera i.
-        pts3d_j_in_i: (E, P, 3) frame j's predicted points, camera i.
-        log_conf_i: (E, P) ln of the raw confidence of pts3d_i_in_i.
-        log_conf_j: (E, P) ln of the raw confidence of pts3d_j_in_i.
+        pts3d_pair_in_i: (E, 2, 3, P) predicted points of frame i and frame j, camera i.
+        log_conf_pair: (E, 2, P) ln of their raw confidences.
 
     Returns:
         () scalar loss.
     """
-    rot_t = edge2w[:, :3, :3].transpose(1, 2)  # (E, 3, 3)
-    trans = edge2w[:, None, :3, 3]  # (E, 1, 3)
-    aligned_i = pts3d_i_in_i @ rot_t + trans
-    aligned_j = pts3d_j_in_i @ rot_t + trans
-    area = pts3d_i_in_i.shape[0] * pts3d_i_in_i.shape[1]
-    loss_i = (torch.linalg.vector_norm(pts3d_world[edges[:, 0]] - aligned_i, dim=-1) * log_conf_i).sum()
-    loss_j = (torch.linalg.vector_norm(pts3d_world[edges[:, 1]] - aligned_j, dim=-1) * log_conf_j).sum()
-    return loss_i / area + loss_j / area
+    return _AlignmentLoss.apply(pts3d_world, edge2w, edges, pts3d_pair_in_i, log_conf_pair)
 
 
 def temporal_loss(c2w: torch.Tensor, translation_weight: float) -> torch.Tensor:

@@ -85,14 +85,14 @@ class SceneParams(nn.Module):
         return torch.exp(self.log_depth).view(-1, self.height, self.width)
 
     def pts3d_world(self) -> torch.Tensor:
-        """(N, H*W, 3) world points X_k = c2w_k [D (u - cx) / f, D (v - cy) / f, D]."""
+        """(N, 3, H*W) world points, channel-first: X_k = c2w_k [D (u - cx) / f, D (v - cy) / f, D]."""
         v, u = torch.meshgrid(torch.arange(self.height, device=self.pp.device),
                               torch.arange(self.width, device=self.pp.device), indexing="ij")
-        uv = torch.stack([u, v], dim=-1).view(1, -1, 2).to(self.pp.dtype)  # (1, HW, 2)
-        depth = torch.exp(self.log_depth)[..., None]  # (N, HW, 1)
-        pts_in_cam = torch.cat([depth * (uv - self.pp) / self.focals()[:, None, None], depth], -1)
+        uv = torch.stack([u, v]).view(1, 2, -1).to(self.pp.dtype)  # (1, 2, HW)
+        depth = torch.exp(self.log_depth)[:, None]  # (N, 1, HW)
+        xy = depth * (uv - self.pp[:, None]) / self.focals()[:, None, None]
         c2w = self.c2w()
-        return pts_in_cam @ c2w[:, :3, :3].transpose(1, 2) + c2w[:, None, :3, 3]
+        return torch.baddbmm(c2w[:, :3, 3:], c2w[:, :3, :3], torch.cat([xy, depth], dim=1))
 
     def pw_scales(self) -> torch.Tensor:
         """(E,) effective edge scales, geometric mean pinned to the base scale (the gauge)."""

@@ -24,21 +24,27 @@ def test_rigid_encoding_round_trip():
     torch.testing.assert_close(signed_expm1(signed_log1p(x)), x)
 
 
+def _channel_first_pairs(pts_world, edge2w, edges):
+    """Exact predictions (E, 2, 3, P) of both views of each edge, in camera i."""
+    w2edge = torch.linalg.inv(edge2w)[:, None]  # (E, 1, 4, 4)
+    both = pts_world[edges]  # (E, 2, P, 3)
+    return (both @ w2edge[..., :3, :3].transpose(-1, -2) + w2edge[..., None, :3, 3]).transpose(2, 3)
+
+
 def test_alignment_loss_zero_when_pairs_agree_and_weighted_mean_otherwise():
     gen = torch.Generator().manual_seed(0)
     pts_world = torch.randn(3, 6, 3, generator=gen, dtype=torch.float64)
     edges = torch.tensor([[0, 1], [2, 0]])
     edge2w = torch.stack([_pose([0.2, 0, 0], [1, 2, 3]), _pose([0, 0.3, 0.1], [0, -1, 0])])
     edge2w[:, :3] *= 2.0  # similarity: s (R x + T)
-    w2edge = torch.linalg.inv(edge2w)
-    pred_i = pts_world[edges[:, 0]] @ w2edge[:, None, :3, :3].transpose(-1, -2)[:, 0] + w2edge[:, None, :3, 3]
-    pred_j = pts_world[edges[:, 1]] @ w2edge[:, None, :3, :3].transpose(-1, -2)[:, 0] + w2edge[:, None, :3, 3]
+    pairs = _channel_first_pairs(pts_world, edge2w, edges)
     conf = torch.rand(2, 2, 6, generator=gen, dtype=torch.float64) + 1
-    assert float(alignment_loss(pts_world, edge2w, edges, pred_i, pred_j, conf[0], conf[1])) < 1e-12
-    shifted = pts_world.clone()
-    shifted[2] += torch.tensor([0.0, 0.0, 0.5], dtype=torch.float64)  # frame 2 is edge 1's i
-    loss = alignment_loss(shifted, edge2w, edges, pred_i, pred_j, conf[0], conf[1])
-    assert float(loss) == pytest.approx(0.5 * float(conf[0, 1].sum()) / 12)
+    world_cf = pts_world.transpose(1, 2)
+    assert float(alignment_loss(world_cf, edge2w, edges, pairs, conf)) < 1e-12
+    shifted = world_cf.clone()
+    shifted[2, 2] += 0.5  # frame 2 is edge 1's view i: its 6 points move 0.5 along z
+    loss = alignment_loss(shifted, edge2w, edges, pairs, conf)
+    assert float(loss) == pytest.approx(0.5 * float(conf[1, 0].sum()) / 12)
 
 
 def test_temporal_loss_known_answer():
@@ -70,10 +76,12 @@ def test_masked_flow_loss_ignores_dynamic_and_capped_pixels():
 
 
 def test_alignment_loss_gradcheck():
+    """The hand-written backward against finite differences, in both inputs."""
     gen = torch.Generator().manual_seed(1)
-    pts = torch.randn(2, 4, 3, generator=gen, dtype=torch.float64, requires_grad=True)
-    edge2w = _pose([0.1, 0.2, 0.3], [0.5, 0, 0])[None]
-    pred = torch.randn(2, 1, 4, 3, generator=gen, dtype=torch.float64)
-    conf = torch.rand(1, 4, generator=gen, dtype=torch.float64)
-    assert torch.autograd.gradcheck(
-        lambda p: alignment_loss(p, edge2w, torch.tensor([[0, 1]]), pred[0], pred[1], conf, conf), pts)
+    pts = torch.randn(3, 3, 4, generator=gen, dtype=torch.float64, requires_grad=True)
+    edge2w = torch.stack([_pose([0.1, 0.2, 0.3], [0.5, 0, 0]), _pose([0, -0.2, 0], [0, 1, 0])])
+    edge2w = (edge2w * 1.3).requires_grad_()
+    pairs = torch.randn(2, 2, 3, 4, generator=gen, dtype=torch.float64)
+    conf = torch.rand(2, 2, 4, generator=gen, dtype=torch.float64)
+    edges = torch.tensor([[0, 1], [2, 0]])
+    assert torch.autograd.gradcheck(lambda p, s: alignment_loss(p, s, edges, pairs, conf), (pts, edge2w))
