@@ -12,7 +12,7 @@ import logging
 import math
 import os
 import statistics
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -92,14 +92,15 @@ def forward_pair(model: torch.nn.Module, view1: View, view2: View,
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, source: BatchSource, epoch: int, env: Distributed,
-             precision: str) -> dict[str, float]:
-    """Mean and median of the test criterion and its details over one pass of a test set."""
+def evaluate(model: torch.nn.Module, source: BatchSource, epoch: int, env: Distributed, precision: str,
+             criterion: Callable = scale_shift_invariant_loss) -> dict[str, float]:
+    """Mean and median of a criterion (default: the official test criterion) and its details over
+    one pass of a test set."""
     model.eval()
     values: dict[str, list[float]] = {}
     for view1, view2 in source.micro_batches(epoch):
         pred, target = forward_pair(model, _to_device(view1, env.device), _to_device(view2, env.device), precision)
-        loss, details = scale_shift_invariant_loss(pred, target)
+        loss, details = criterion(pred, target)
         for key, value in {"loss": loss.item(), **details}.items():
             values.setdefault(key, []).append(value)
     if env.world > 1:

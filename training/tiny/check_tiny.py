@@ -21,6 +21,7 @@ from align3r import load_model
 from align3r.settings import load_yaml
 from align3r.train.config import TrainConfig
 from align3r.train.loop import Distributed, evaluate
+from align3r.train.loss import regression_loss
 from align3r.train.run import build_model, build_sources
 
 FROZEN_IN_STAGE_2 = ("patch_embed.", "enc_blocks.", "enc_norm.", "decoder_embed.", "mask_token")
@@ -69,15 +70,18 @@ def main() -> None:
         rows.append((f"{stage}: held-out loss median, epoch 0 -> last", f"{held_out[0]:.4f} -> {held_out[-1]:.4f}",
                      held_out[-1] < held_out[0]))
     start2 = build_model(config).eval()
-    score = {label: evaluate(model, source, 0, env, "float32")["loss_med"]
+    # The held-out Regr3D term (scale-normalised L21 summed over both views) measures what
+    # TRAINING.md §13.4 reports; the official test criterion is in GT units, which the far
+    # outdoor backgrounds of the synthetic scenes dominate.
+    score = {label: evaluate(model, source, 0, env, "float32", regression_loss)["loss_med"]
              for label, model, source in (("stage 1", stage1, test), ("stage 2 start", start2, test),
                                           ("stage 2", stage2, test), ("stage 2, constant prior", stage2, ConstantPrior(test)))}
-    rows.append(("stage 2 starts at stage 1 (held-out median)", f"{score['stage 2 start']:.4f} vs {score['stage 1']:.4f}",
+    rows.append(("stage 2 starts at stage 1 (held-out Regr3D median)", f"{score['stage 2 start']:.4f} vs {score['stage 1']:.4f}",
                  score["stage 2 start"] == score["stage 1"]))
     rows.append(("stage 2 uses the prior: true vs constant prior map",
                  f"{score['stage 2']:.4f} vs {score['stage 2, constant prior']:.4f}",
                  score["stage 2"] < score["stage 2, constant prior"]))
-    rows.append(("stage 2 beats stage 1 (held-out median)", f"{score['stage 2']:.4f} vs {score['stage 1']:.4f}",
+    rows.append(("stage 2 beats stage 1 (held-out Regr3D median)", f"{score['stage 2']:.4f} vs {score['stage 1']:.4f}",
                  score["stage 2"] < score["stage 1"]))
     s1, s2 = stage1.state_dict(), stage2.state_dict()
     frozen = [k for k in s1 if k.startswith(FROZEN_IN_STAGE_2)]
