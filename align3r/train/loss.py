@@ -160,3 +160,27 @@ def scale_shift_invariant_loss(pred: PairPrediction, target: PairTarget) -> tupl
         error = (_zero_invalid(aligned, valid) - _zero_invalid(g - gt_offset[:, None, None], valid)).norm(dim=-1)
         means.append(_masked_mean(error, valid))
     return means[0] + means[1], {"pts3d_error_i": means[0].item(), "pts3d_error_j": means[1].item()}
+
+
+def golden_report(path: str) -> dict[str, dict]:
+    """The three criteria on an input in the layout of the official loss goldens (`in_loss.npz`)."""
+    import numpy as np
+
+    data = {k: torch.from_numpy(v) for k, v in np.load(path).items()}
+    pred = PairPrediction(data["pred1_pts3d"], data["pred1_conf"], data["pred2_pts3d_in_other_view"], data["pred2_conf"])
+    target = PairTarget.from_world(data["view1_pts3d"], data["view2_pts3d"], data["view1_camera_pose"],
+                                   data["view1_valid_mask"][..., 0], data["view2_valid_mask"][..., 0])
+    report = {}
+    for name, criterion in (("conf", confidence_loss), ("regr3d", regression_loss), ("test", scale_shift_invariant_loss)):
+        loss, details = criterion(pred, target)
+        report[name] = {"loss": loss.item(), "details": details}
+    return report
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m align3r.train.loss IN.npz   (the layout of the official loss goldens)")
+    print(json.dumps(golden_report(sys.argv[1]), indent=2))

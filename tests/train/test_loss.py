@@ -83,3 +83,17 @@ def test_loss_is_invariant_to_prediction_scale_only_through_normalisation():
     exact = PairPrediction(3.7 * target.pts3d_i_in_i, pred.conf_i, 3.7 * target.pts3d_j_in_i, pred.conf_j)
     assert regression_loss(exact, target)[0].item() == pytest.approx(0.0, abs=1e-12)
     assert scale_shift_invariant_loss(exact, target)[0].item() == pytest.approx(0.0, abs=1e-9)
+
+
+def test_module_prints_the_three_criteria_as_json():
+    import json
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "align3r.train.loss", str(DATA / "in_loss.npz")],
+                            capture_output=True, text=True, check=True)
+    printed = json.loads(result.stdout)
+    ref = dict(np.load(DATA / "out_loss.npz"))
+    for criterion in CRITERIA:
+        assert printed[criterion]["loss"] == pytest.approx(float(ref[f"{criterion}.loss"]), rel=1e-5)
+    assert printed["conf"]["details"]["conf_loss_j"] == pytest.approx(float(ref["conf.details.conf_loss2"]), rel=1e-5)
