@@ -148,12 +148,17 @@ def _add_eval(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("task", choices=["depth", "pose"], help="video depth or camera pose")
     parser.add_argument("--dataset", required=True, choices=list(DATASETS), help="benchmark")
     parser.add_argument("--root", required=True, type=Path, help="the dataset's top folder, e.g. data/sintel")
-    parser.add_argument("--pred", type=Path, help="saved predictions: one folder per sequence, named as the sequence")
-    parser.add_argument("--model", help="run our pipeline with this model (needs --prior)")
-    parser.add_argument("--prior", help="depth prior of the pipeline run")
     parser.add_argument("--out", required=True, type=Path, help="folder for metrics.json and metrics.md")
+    parser.add_argument("--pred", type=Path, help="saved predictions: one folder per sequence, named as the sequence")
+    parser.add_argument("--model", help="run our pipeline per sequence with this model (with --prior)")
+    parser.add_argument("--prior", help="the pipeline's depth prior (`simulated`: each synthetic sequence's own)")
     parser.add_argument("--protocol", choices=list(PROTOCOLS),
                         help="depth: scale-shift (official LAD, default), scale-shift-lstsq or scale; pose: sim3")
+    pipeline = parser.add_argument_group("pipeline settings (default: the benchmark's official ones)")
+    pipeline.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:K")
+    pipeline.add_argument("--size", type=int, help="long side of the network input (official 512)")
+    pipeline.add_argument("--niter", type=int, help="alignment iterations (official 300)")
+    pipeline.add_argument("--flow", choices=["raft", "dis", "none"], help="flow term (official: pose raft, depth none)")
     parser.add_argument("--overwrite", action="store_true", help="replace metrics already in --out")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -161,16 +166,18 @@ def _add_eval(parser: argparse.ArgumentParser) -> None:
 def _run_eval(args: argparse.Namespace) -> int:
     from align3r.errors import InputError
     from align3r.eval.benchmark import BenchmarkJob, run_benchmark
+    from align3r.eval.pipeline import PipelineOptions
     from align3r.eval.protocol import PROTOCOLS
 
-    if (args.pred is None) == (args.model is None and args.prior is None):
-        raise InputError("give either --pred DIR (saved predictions) or --model M --prior P (run the pipeline)")
-    if args.pred is None:
-        raise InputError("--model/--prior: running the pipeline per sequence is not wired into eval yet; "
-                         "run `align3r run` per sequence into PRED/<sequence> and pass --pred PRED")
-    result = run_benchmark(BenchmarkJob(task=args.task, dataset=args.dataset, root=args.root, pred=args.pred,
-                                        out=args.out, protocol=args.protocol, overwrite=args.overwrite,
-                                        quiet=args.quiet))
+    pipeline = None
+    if args.model is not None or args.prior is not None:
+        if args.model is None or args.prior is None:
+            raise InputError("--model and --prior go together (or give --pred DIR alone)")
+        pipeline = PipelineOptions(model=args.model, prior=args.prior, device=args.device, size=args.size,
+                                   niter=args.niter, flow=args.flow)
+    result = run_benchmark(BenchmarkJob(task=args.task, dataset=args.dataset, root=args.root, out=args.out,
+                                        pred=args.pred, pipeline=pipeline, protocol=args.protocol,
+                                        overwrite=args.overwrite, quiet=args.quiet))
     first = next(iter(result.average))
     print(f"{args.task} {args.dataset} ({PROTOCOLS[result.protocol]}): {len(result.sequences)} sequences, "
           f"{first} {result.average[first]:.4f} -> {args.out}/metrics.json, metrics.md")
@@ -264,7 +271,8 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
     "convert": ("official .pth -> config.json + model.safetensors", _add_convert, _run_convert),
-    "eval": ("official video-depth and camera-pose benchmarks on saved predictions", _add_eval, _run_eval),
+    "eval": ("official video-depth and camera-pose benchmarks, on saved predictions or our pipeline's",
+             _add_eval, _run_eval),
     "synth": ("synthetic dynamic sequence with exact depth, poses, intrinsics, masks and priors",
               _add_synth, _run_synth),
     "demo": ("offline demo: synthetic video, tiny model, scores against the exact ground truth",

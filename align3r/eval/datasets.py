@@ -91,7 +91,7 @@ class EvalDataset:
     def image_paths(self, sequence: str, task: Task) -> list[Path]:
         """The evaluated frames of `sequence` for `task`, in order."""
         limit = self.depth_frames if task == "depth" else self.pose_frames
-        return self._images(self._folder(sequence))[:limit]
+        return self._images(self.folder(sequence))[:limit]
 
     def depth_gt(self, sequence: str) -> np.ndarray:
         """(N, H, W) float32 ground-truth depth of the evaluated frames; invalid pixels as stored.
@@ -99,7 +99,7 @@ class EvalDataset:
         Raises:
             InputError: fewer depth files than images, or maps of different sizes.
         """
-        folder = self._folder(sequence)
+        folder = self.folder(sequence)
         images = self.image_paths(sequence, "depth")
         files = self._depth_files(folder, images)
         if len(files) < len(images):
@@ -118,7 +118,7 @@ class EvalDataset:
         """
         if "pose" not in self.tasks:
             raise InputError(f"{self.name} has no camera ground truth; evaluate depth instead")
-        folder = self._folder(sequence)
+        folder = self.folder(sequence)
         count = len(self.image_paths(sequence, "pose"))
         c2w = self._poses(folder)
         if len(c2w) < count:
@@ -129,7 +129,8 @@ class EvalDataset:
     def _folders(self) -> dict[str, Path]:
         return self._sequence_folders()
 
-    def _folder(self, sequence: str) -> Path:
+    def folder(self, sequence: str) -> Path:
+        """The folder of `sequence` (its images, for most layouts)."""
         if sequence not in self._folders:
             raise InputError(f"{self.root}: no {self.name} sequence {sequence!r}")
         return self._folders[sequence]

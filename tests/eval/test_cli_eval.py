@@ -236,7 +236,7 @@ def test_markdown_table_names_the_protocol_and_every_sequence(tmp_path):
     ("missing_sequence", "no predictions for sequence rgbd_bonn_synchronous"),
     ("missing_frame", "frame_0003.npy is missing"),
     ("short_trajectory", "3 poses for 5 evaluated frames"),
-    ("model", "--model/--prior: running the pipeline"),
+    ("pred_and_model", "give either --pred DIR"),
     ("kitti_pose", "kitti has no pose ground truth"),
     ("pose_protocol", "--protocol scale does not apply to pose"),
     ("nan_depth", "NaN or infinite"),
@@ -254,8 +254,8 @@ def test_bad_input_one_line_exit_2_nothing_written(case, message, tmp_path, caps
     elif case == "short_trajectory":
         task, trajectory = "pose", folder / "pred_traj.txt"
         trajectory.write_text("\n".join(trajectory.read_text().splitlines()[:3]) + "\n")
-    elif case == "model":
-        extra = ["--model", "tiny", "--prior", "simulated"]
+    elif case == "pred_and_model":
+        extra += ["--model", "tiny", "--prior", "simulated"]
     elif case in ("kitti_pose", "pose_protocol"):
         task, dataset = "pose", "kitti" if case == "kitti_pose" else "bonn"
         extra += ["--protocol", "scale"] if case == "pose_protocol" else []
