@@ -15,14 +15,17 @@ from align3r.data.synthetic import SynthConfig, generate_sequence, write_sequenc
 from align3r.settings import load_yaml
 from align3r.train.config import TrainConfig
 from align3r.train.optim import ALL_BUT_PRIOR_BRANCH
+from align3r.model.config import PRESETS
+from align3r.model.network import Align3RNet
 from align3r.train.run import build_model
 
 
 @pytest.fixture(scope="module")
 def sequences(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("synthetic")
-    for split, seed in (("train", 0), ("test", 1)):
-        write_sequence(generate_sequence(SynthConfig(frames=6, width=170, height=96, seed=seed)), root / split / f"seq{seed}")
+    for split, seed in (("train", 0), ("test", 1)):  # indoor: every pixel has a valid depth
+        write_sequence(generate_sequence(SynthConfig(frames=6, width=170, height=96, seed=seed, setting="indoor")),
+                       root / split / f"seq{seed}")
     return root
 
 
@@ -57,14 +60,25 @@ def test_bad_config_is_one_line(tmp_path, capsys):
     assert "unknown setting(s) epochz" in capsys.readouterr().err
 
 
-def test_torchrun_ddp_on_cpu(sequences, tmp_path):
-    config = write_config(tmp_path / "c.yaml", sequences, tmp_path / "ddp", epochs=1, threads=1,
-                          sampler_layout="interleaved")
+def test_torchrun_ddp_equals_one_process_with_the_global_batch(sequences, tmp_path):
+    """2 ranks x 1 pair per micro-batch == 1 process x 2 pairs (gradients averaged over ranks equal the
+    pooled mean here, since every pixel is valid, so every pair weighs the same)."""
+    common = dict(epochs=1, threads=1, sampler_layout="interleaved")
+    ddp = write_config(tmp_path / "ddp.yaml", sequences, tmp_path / "ddp", batch_size=1, **common)
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_PORT")}
     result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
-                             "--nproc-per-node", "2", "-m", "align3r", "train", str(config)],
+                             "--nproc-per-node", "2", "-m", "align3r", "train", str(ddp)],
                             capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.count("trained to epoch 1") == 1  # rank 0 only
-    state = torch.load(tmp_path / "ddp" / "checkpoint-final.pth", weights_only=False)
-    assert state["progress"]["step"] == 1  # 8 pairs / (2 pairs x 2 ranks) = 2 micro-batches = 1 step
+    single = write_config(tmp_path / "one.yaml", sequences, tmp_path / "one", batch_size=2, **common)
+    assert main(["train", str(single)]) == 0
+    states = [torch.load(tmp_path / run / "checkpoint-final.pth", weights_only=False) for run in ("ddp", "one")]
+    assert states[0]["progress"]["step"] == states[1]["progress"]["step"] == 2
+    torch.manual_seed(0)  # the runs' seed: this is their initial state
+    start = Align3RNet(PRESETS["tiny"]).state_dict()
+    moved = 0
+    for key, value in states[0]["model"].items():
+        torch.testing.assert_close(value, states[1]["model"][key], rtol=1e-4, atol=1e-6, msg=key)
+        moved += not torch.equal(value, start[key])
+    assert moved > 100
