@@ -6,7 +6,7 @@ sequence, the dataset average weighted by valid pixels. Protocols:
 - `scale-shift-lstsq` (official `--align_with_lstsq`): least-squares scale and shift.
 - `scale`: one scale per sequence, the protocol of newer papers (MonST3R / CUT3R
   `align_with_scale`): the L1 scale by 10 Weiszfeld iterations from mean(g) / mean(p), clamped
-  to >= 1e-3; validity mask and clipping as the official protocol.
+  to >= 1e-3 (in float64, as are its metrics); validity mask and clipping as the official protocol.
 Pose (§2.4): Sim(3) alignment, ATE / RPE per sequence, the dataset average a plain mean.
 """
 

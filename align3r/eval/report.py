@@ -26,7 +26,7 @@ HIDDEN_COLUMNS = ("scale", "shift")
 """Per-sequence values kept in metrics.json but left out of the table."""
 
 
-def to_json(result: BenchmarkResult) -> dict:
+def to_json(result: BenchmarkResult) -> dict[str, object]:
     """The metrics.json content: task, dataset, protocol (name and title), sequences, average."""
     content = asdict(result) | {"protocol_title": PROTOCOLS[result.protocol]}
     if result.depth_max is not None and math.isinf(result.depth_max):
