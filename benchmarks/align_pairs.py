@@ -20,7 +20,7 @@ from scipy.spatial.transform import Rotation
 
 from align3r.align.config import PRESETS
 from align3r.align.global_align import AlignResult, global_align
-from align3r.align.hierarchical import clip_plan, hierarchical_align
+from align3r.align.hierarchical import clip_plan, hierarchical_align, keyframe_pairs
 from align3r.infer.graph import forward_pairs, pair_graph
 from align3r.infer.store import PairPredictions
 
@@ -79,7 +79,7 @@ def run_hier(args: argparse.Namespace, load, num_frames: int, config, hierarchy)
     scenes: dict[int, AlignResult] = {}
     result = hierarchical_align(load, num_frames, config, hierarchy, on_scene=scenes.__setitem__)
     keyframes, sizes = clip_plan(num_frames, hierarchy.clip_size)
-    edges = [keyframes[forward_pairs(len(keyframes), symmetrize=hierarchy.symmetrize)]]
+    edges = [keyframes[keyframe_pairs(len(keyframes), hierarchy)]]
     edges += [start + forward_pairs(size, stride=hierarchy.clip_stride, symmetrize=hierarchy.symmetrize)
               for start, size in zip(keyframes.tolist(), sizes.tolist())]
     out = frame_outputs(result.c2w, result.depths, result.focals)

@@ -59,6 +59,9 @@ class HierarchyConfig:
     """Keyframe and clip pairs symmetrised (demo) or upper triangle only (depth_test)."""
     clip_stride: int = 2
     """Partner stride of the clip pairs (demo 2, depth_test 1)."""
+    keyframe_graph: str = "complete"
+    """Keyframe-scene pairs: `complete` (official: every a < b, quadratic in the keyframes) or a
+    `pair_graph` name over the keyframes (e.g. swinstride-5-noncyclic: linear, for long videos)."""
     stitching: Literal["similarity", "rigid", "none"] = "similarity"
     """How clips join the keyframe scene: `similarity` (ours: scale from the shared keyframe),
     `rigid` (official `align_poses`, each clip keeps its scale), `none` (depth_test: clip poses
@@ -74,7 +77,8 @@ PRESETS: dict[str, tuple[AlignConfig, HierarchyConfig]] = {
     "pose_test": (replace(_DEMO, flow_loss_thre=40.0), HierarchyConfig(stitching="rigid")),
     "depth_test": (_PLAIN, HierarchyConfig(clip_size=50, symmetrize=False, clip_stride=1,
                                            stitching="none")),
-    "align3r": (_DEMO, HierarchyConfig()),
+    "align3r": (_DEMO, HierarchyConfig(keyframe_graph="swinstride-5-noncyclic")),
 }
 """Official entry points (tool/demo.py, tool/pose_test.py, tool/depth_test.py) and ours
-(`align3r`: demo settings with scale-consistent stitching, the default of `align3r run`)."""
+(`align3r`: demo settings with scale-consistent stitching and a window graph over the keyframes,
+so that memory stays flat in the number of frames; the default of `align3r run`)."""

@@ -123,11 +123,12 @@ def scene_loss(params: SceneParams, pairs: PairPredictions, pair_data: tuple[tor
                config: AlignConfig, static: torch.Tensor | None) -> torch.Tensor:
     """Total loss (§4.6) given `pair_tensors(pairs)`; the flow term only when `static` (N, H, W)
     bool is given."""
-    loss = alignment_loss(params.pts3d_world(), params.edge2w(), pairs.edges, *pair_data)
+    c2w = params.c2w()
+    loss = alignment_loss(params.pts3d_world(c2w), params.edge2w(), pairs.edges, *pair_data)
     if config.temporal_weight > 0:
-        loss = loss + config.temporal_weight * temporal_loss(params.c2w(), config.translation_weight)
+        loss = loss + config.temporal_weight * temporal_loss(c2w, config.translation_weight)
     if static is not None:
-        c2w, k, depths = params.c2w(), params.intrinsics(), params.depths()
+        k, depths = params.intrinsics(), params.depths()
         ei, ej = pairs.edges[:, 0], pairs.edges[:, 1]
         flow_i = masked_flow_loss(ego_flow(c2w[ei], c2w[ej], k[ei], k[ej], depths[ei]),
                                   pairs.flow_ij, static[ei], config.pxl_thre)

@@ -14,7 +14,7 @@ from align3r.align.global_align import AlignResult, global_align
 from align3r.align.init import KeyframePrior
 from align3r.errors import InputError
 from align3r.geometry import invert_pose
-from align3r.infer.graph import forward_pairs
+from align3r.infer.graph import forward_pairs, pair_graph
 from align3r.infer.store import PairPredictions
 
 logger = logging.getLogger(__name__)
@@ -74,6 +74,13 @@ def clip_plan(num_frames: int, clip_size: int) -> tuple[np.ndarray, np.ndarray]:
     return keyframes, np.minimum(keyframes + size, num_frames) - keyframes
 
 
+def keyframe_pairs(num_keyframes: int, hierarchy: HierarchyConfig) -> np.ndarray:
+    """(E, 2) keyframe-scene edges in keyframe ranks (official: every a < b, tool/demo.py)."""
+    if hierarchy.keyframe_graph == "complete":
+        return forward_pairs(num_keyframes, symmetrize=hierarchy.symmetrize)
+    return pair_graph(num_keyframes, hierarchy.keyframe_graph, symmetrize=hierarchy.symmetrize)
+
+
 def stitch(clip: AlignResult, key_c2w: torch.Tensor, key_depth: torch.Tensor,
            mode: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Bring a clip (local frame 0 = the keyframe) into the keyframe scene's world.
@@ -113,7 +120,7 @@ def hierarchical_align(load_pairs: PairLoader, num_frames: int, config: AlignCon
         The stitched video.
     """
     keyframes, clip_sizes = clip_plan(num_frames, hierarchy.clip_size)
-    key_edges = forward_pairs(len(keyframes), symmetrize=hierarchy.symmetrize)
+    key_edges = keyframe_pairs(len(keyframes), hierarchy)
     key = global_align(replace(load_pairs(keyframes[key_edges]), edges=torch.from_numpy(key_edges)),
                        config)
     if on_scene is not None:

@@ -34,7 +34,9 @@ class _AlignmentLoss(torch.autograd.Function):
         grad_world = grad_target.new_zeros(ctx.num_frames, 3, num_points)
         grad_world.index_add_(0, edges.flatten(), grad_target.view(-1, 3, num_points))
         grad_edge2w = grad_target.new_zeros(num_edges, 4, 4)
-        grad_edge2w[:, :3, :3] = -torch.einsum("eacp,eadp->ecd", grad_target, pts3d_pair_in_i)
+        flat = (-1, 3, num_points)
+        grad_rot = torch.bmm(grad_target.view(flat), pts3d_pair_in_i.view(flat).transpose(1, 2))
+        grad_edge2w[:, :3, :3] = -grad_rot.view(num_edges, 2, 3, 3).sum(dim=1)
         grad_edge2w[:, :3, 3] = -grad_target.sum(dim=(1, 3))
         return grad_world, grad_edge2w, None, None, None
 

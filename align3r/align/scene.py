@@ -56,6 +56,10 @@ class SceneParams(nn.Module):
         self.pw_pose8 = nn.Parameter(pw_pose8)
         self.register_buffer("pp", torch.tensor([width / 2, height / 2], dtype=log_depth.dtype,
                                                 device=log_depth.device))
+        v, u = torch.meshgrid(torch.arange(height, device=log_depth.device),
+                              torch.arange(width, device=log_depth.device), indexing="ij")
+        uv = torch.stack([u, v]).view(1, 2, -1).to(log_depth.dtype)  # (1, 2, HW)
+        self.register_buffer("centred_uv", uv - self.pp[:, None])
         self.height, self.width = height, width
         self.log_base_scale = math.log(base_scale)
 
@@ -84,14 +88,15 @@ class SceneParams(nn.Module):
         """(N, H, W) z-depth."""
         return torch.exp(self.log_depth).view(-1, self.height, self.width)
 
-    def pts3d_world(self) -> torch.Tensor:
-        """(N, 3, H*W) world points, channel-first: X_k = c2w_k [D (u - cx) / f, D (v - cy) / f, D]."""
-        v, u = torch.meshgrid(torch.arange(self.height, device=self.pp.device),
-                              torch.arange(self.width, device=self.pp.device), indexing="ij")
-        uv = torch.stack([u, v]).view(1, 2, -1).to(self.pp.dtype)  # (1, 2, HW)
+    def pts3d_world(self, c2w: torch.Tensor | None = None) -> torch.Tensor:
+        """(N, 3, H*W) world points, channel-first: X_k = c2w_k [D (u - cx) / f, D (v - cy) / f, D].
+
+        Args:
+            c2w: (N, 4, 4) the poses if already decoded this iteration, else decoded here.
+        """
         depth = torch.exp(self.log_depth)[:, None]  # (N, 1, HW)
-        xy = depth * (uv - self.pp[:, None]) / self.focals()[:, None, None]
-        c2w = self.c2w()
+        xy = depth * self.centred_uv / self.focals()[:, None, None]
+        c2w = self.c2w() if c2w is None else c2w
         return torch.baddbmm(c2w[:, :3, 3:], c2w[:, :3, :3], torch.cat([xy, depth], dim=1))
 
     def pw_scales(self) -> torch.Tensor:
