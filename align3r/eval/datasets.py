@@ -38,6 +38,13 @@ def _sorted_files(folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
     return files
 
 
+def _child_folders(top: Path) -> dict[str, Path]:
+    """The visible sub-folders of `top` by name, sorted; none if `top` is not a folder."""
+    if not top.is_dir():
+        return {}
+    return {p.name: p for p in sorted(top.iterdir()) if p.is_dir() and not p.name.startswith(".")}
+
+
 def _bottom_folders(top: Path) -> dict[str, Path]:
     """Folders below `top` without sub-folders, keyed by their path relative to `top` ('A/0001')."""
     if not top.is_dir():
@@ -167,8 +174,7 @@ class SintelDataset(EvalDataset):
     official_sequences = SINTEL_SEQUENCES
 
     def _sequence_folders(self) -> dict[str, Path]:
-        clean = self.root / "training" / "clean"
-        return {p.name: p for p in sorted(clean.iterdir()) if p.is_dir()} if clean.is_dir() else {}
+        return _child_folders(self.root / "training" / "clean")
 
     def _images(self, folder: Path) -> list[Path]:
         return _sorted_files(folder, self.image_suffixes)
@@ -200,8 +206,7 @@ class BonnDataset(EvalDataset):
     units_per_metre = 5000.0
 
     def _sequence_folders(self) -> dict[str, Path]:
-        top = self.root / "rgbd_bonn_dataset"
-        return {p.name: p for p in sorted(top.iterdir()) if p.is_dir()} if top.is_dir() else {}
+        return _child_folders(self.root / "rgbd_bonn_dataset")
 
     def _images(self, folder: Path) -> list[Path]:
         return _sorted_files(folder / f"rgb_{self.prepared}", self.image_suffixes)
@@ -228,7 +233,7 @@ class TumDataset(BonnDataset):
     prepared = "50"
 
     def _sequence_folders(self) -> dict[str, Path]:
-        return {p.name: p for p in sorted(self.root.iterdir()) if p.is_dir()}
+        return _child_folders(self.root)
 
 
 class PointOdysseyDataset(EvalDataset):
@@ -279,8 +284,7 @@ class KittiDataset(EvalDataset):
         return self.root / "depth_selection" / "val_selection_cropped" / f"{kind}_gathered"
 
     def _sequence_folders(self) -> dict[str, Path]:
-        top = self._gathered("image")
-        return {p.name: p for p in sorted(top.iterdir()) if p.is_dir()} if top.is_dir() else {}
+        return _child_folders(self._gathered("image"))
 
     def _images(self, folder: Path) -> list[Path]:
         return _sorted_files(folder, self.image_suffixes)
@@ -305,7 +309,7 @@ class SyntheticDataset(EvalDataset):
     def _sequence_folders(self) -> dict[str, Path]:
         if (self.root / "cameras.npz").is_file():
             return {self.root.name: self.root}
-        return {p.name: p for p in sorted(self.root.iterdir()) if (p / "cameras.npz").is_file()}
+        return {name: p for name, p in _child_folders(self.root).items() if (p / "cameras.npz").is_file()}
 
     def _images(self, folder: Path) -> list[Path]:
         return _sorted_files(folder / "rgb", self.image_suffixes)

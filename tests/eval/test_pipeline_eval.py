@@ -87,7 +87,10 @@ def test_official_settings_per_benchmark():
     assert official_config("pose", "bonn", "depth-pro").graph == "swin-5-noncyclic"
 
 
-def test_model_without_prior_is_refused(root, capsys):
-    assert run(root, "depth", root / "none", "--model", "tiny", "--quiet") == 2
-    assert "--model and --prior go together" in capsys.readouterr().err
+@pytest.mark.parametrize("extra, message", [(["--model", "tiny"], "--model and --prior go together"),
+                                            (["--model", "absent", "--prior", "simulated"], "no such checkpoint")])
+def test_bad_pipeline_input_one_line_nothing_written(root, extra, message, capsys):
+    assert run(root, "depth", root / "none", *[e if e != "absent" else str(root / e) for e in extra], "--quiet") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
     assert not (root / "none").exists()
