@@ -17,14 +17,14 @@ from typing import Any
 
 import numpy as np
 
-from align3r.io.export.frames import ColourMode, FramePoints, colourise, frame_points, point_colours, sampled_range
+from align3r.io.export.frames import ColourMode, FramePoints, frame_points, point_colours, sampled_range
 from align3r.io.export.points import camera_segments, fused_points
 from align3r.io.results import OutputFolder
 
 logger = logging.getLogger(__name__)
 
 COLOUR_MODES: tuple[ColourMode, ...] = ("rgb", "confidence", "dynamic")
-FRAME_CACHE = 32
+FRAME_CACHE = 8
 """Frames kept decoded in memory (the timeline revisits neighbours)."""
 THUMBNAIL_SIDE = 256
 """Longest side of the image shown in the current camera's frustum."""
@@ -99,7 +99,9 @@ class Viewer:
         self._stop = threading.Event()
         self.server = viser.ViserServer(host=host, port=port, verbose=False)
         self.server.scene.set_up_direction("-y")  # OpenCV world of the first camera: y points down
+        self.all_cloud: Any = None
         self._frame_cache = functools.lru_cache(maxsize=FRAME_CACHE)(self._load_frame)
+        self._all_cache = functools.lru_cache(maxsize=1)(self._load_all_frames)
         self._add_gui(all_points_budget)
         self._add_static_scene()
         self.show_frame(0)
@@ -141,25 +143,34 @@ class Viewer:
     def _add_static_scene(self) -> None:
         segments, colours = camera_segments(self.source, self.scale.frustum_depth)
         self.camera_lines = self.server.scene.add_line_segments(
-            "/cameras/all", points=segments.astype(np.float32), colors=np.repeat(colours[:, None], 2, axis=1), thickness=2.0,
-            thickness_units="screen")
+            "/cameras/all", points=segments.astype(np.float32), colors=np.repeat(colours[:, None], 2, axis=1),
+            thickness=2.0, thickness_units="screen")
         centre, forward, down = (self.source.poses_c2w[0, :3, k] for k in (3, 2, 1))
         distance = self.scale.median_depth
-        self.server.initial_camera.position = centre - 0.6 * distance * forward - 0.3 * distance * down
+        self.server.initial_camera.position = centre - 0.1 * distance * forward - 0.05 * distance * down
         self.server.initial_camera.look_at = centre + distance * forward
 
     def _load_frame(self, i: int, min_conf: float) -> FramePoints:
         return frame_points(self.source, i, min_conf=min_conf, max_points=self.frame_points_max)
 
-    def _colours(self, points: FramePoints) -> np.ndarray:
-        return point_colours(points, self.colour_by.value, log_conf_range=self.log_conf_range)
+    def _load_all_frames(self, budget: int) -> FramePoints:
+        """Every frame's points, an equal share of `budget` each, before any confidence threshold
+        (so that moving the threshold reads nothing from disk)."""
+        points = fused_points(self.source, min_conf=1.0, static_only=False, max_points=budget, seed=0)
+        logger.info("show all frames: %d points from %d frames", len(points.conf), self.source.num_frames)
+        return points
+
+    def _draw_points(self, name: str, points: FramePoints) -> Any:
+        """Add (or replace) the point cloud `name` with the chosen colours and size; returns its handle."""
+        colours = point_colours(points, self.colour_by.value, log_conf_range=self.log_conf_range)
+        return self.server.scene.add_point_cloud(name, points=points.pts_world, colors=colours, precision="float32",
+                                                 point_size=float(self.point_size.value), point_shape="square")
 
     def show_frame(self, i: int) -> None:
         """Draw frame i: its points, its camera with the image, and move the view when following."""
         with self._lock:
-            points = self._frame_cache(i, float(self.min_conf.value))
-            self.server.scene.add_point_cloud("/frame/points", points=points.pts_world, colors=self._colours(points),
-                                              point_size=float(self.point_size.value), point_shape="square")
+            i = min(max(i, 0), self.source.num_frames - 1)
+            self.frame_cloud = self._draw_points("/frame/points", self._frame_cache(i, float(self.min_conf.value)))
             wxyz, position = c2w_to_wxyz_position(self.source.poses_c2w[i])
             height, width = self.source.size
             fy = float(self.source.intrinsics[i, 1, 1])
@@ -175,15 +186,15 @@ class Viewer:
         self._update_all_frames()
 
     def _update_all_frames(self) -> None:
-        """Draw (or hide) every frame's points above the threshold, an equal share of the budget each."""
+        """Draw (or hide) every frame's points above the threshold, at most an equal share of the budget each."""
         with self._lock:
             if not self.show_all.value:
                 self.server.scene.remove_by_name("/all/points")
+                self.all_cloud = None
                 return
-            points = fused_points(self.source, min_conf=float(self.min_conf.value), static_only=False,
-                                  max_points=int(self.budget.value), seed=0)
-            self.server.scene.add_point_cloud("/all/points", points=points.pts_world, colors=self._colours(points),
-                                              point_size=float(self.point_size.value), point_shape="square")
+            every = self._all_cache(int(self.budget.value))
+            keep = every.conf >= float(self.min_conf.value)
+            self.all_cloud = self._draw_points("/all/points", every.subset(keep))
 
     def _update_camera_visibility(self) -> None:
         self.camera_lines.visible = bool(self.show_cameras.value)

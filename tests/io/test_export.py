@@ -11,8 +11,8 @@ from PIL import Image
 from align3r.cli import main
 from align3r.data.synthetic import SynthConfig, generate_sequence
 from align3r.errors import InputError
-from align3r.io.export import export
 from align3r.io.export import colmap as colmap_module
+from align3r.io.export import export
 from align3r.io.export.conventions import c2w_to_colmap, colmap_to_c2w, opencv_to_opengl_c2w
 from align3r.io.results import OutputFolder
 from align3r.io.trajectory import read_trajectory

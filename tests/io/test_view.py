@@ -17,8 +17,8 @@ viser = pytest.importorskip("viser")
 
 from align3r.io.view import Viewer, c2w_to_wxyz_position, thumbnail  # noqa: E402  (needs viser)
 
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync",
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]  # WebGL on the CPU
 BROWSER_BUDGET_S = 45
 
@@ -62,10 +62,13 @@ def test_viewer_follows_the_timeline_and_fuses_frames(folder):
         np.testing.assert_allclose(np.abs(viewer.current_camera.wxyz @ wxyz), 1, atol=1e-9)
         viewer.budget.value = 1200
         viewer.show_all.value = True
-        fused = viewer.server.scene._handle_from_node_name["/all/points"]
-        assert len(fused.points) == 6 * (1200 // 6)
+        assert len(viewer.all_cloud.points) == 6 * (1200 // 6)
+        viewer.min_conf.value = 3.0
+        expected = 6 * (1200 // 6) * np.mean(np.stack([viewer.source.conf(i) for i in range(6)]) >= 3.0)
+        assert abs(len(viewer.all_cloud.points) - expected) < 0.15 * expected  # a threshold on the same draw
+        assert (viewer.frame_cloud.points.shape[0] <= 500) and viewer.frame_cloud.points.dtype == np.float32
         viewer.show_all.value = False
-        assert "/all/points" not in viewer.server.scene._handle_from_node_name
+        assert viewer.all_cloud is None
     finally:
         viewer.close()
 

@@ -70,7 +70,7 @@ def loss_notes(source: FrameSource, fmt: ExportFormat, options: ExportOptions) -
                          f"--pipeline.datamanager.dataparser.depth-unit-scale-factor {depth_unit(source, options):.6g}")
         return notes
     if fmt in ("ply", "glb") and not options.per_frame:
-        kept = "moving objects dropped (static only)" if options.static_only else "moving objects smeared along their paths"
+        kept = "moving objects dropped (static only)" if options.static_only else "moving objects smeared along paths"
         return [f"{fmt}: all frames fused into one static cloud; {kept}"]
     if fmt == "depth" and options.depth_format == "png16":
         return ["depth: 16-bit PNG quantises depth to the scale in depth_scale.json"]

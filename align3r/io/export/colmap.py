@@ -49,16 +49,20 @@ def images_text(source: FrameSource, camera_ids: np.ndarray, image_names: list[s
     return "\n".join(lines) + "\n"
 
 
-def points_text(source: FrameSource, options: ExportOptions) -> tuple[str, int]:
-    """points3D.txt of the static points with confidence >= min_conf (no tracks), and their count."""
+def write_points(path: Path, source: FrameSource, options: ExportOptions) -> int:
+    """points3D.txt of the static points with confidence >= min_conf (no tracks); returns their count."""
     points = fused_points(source, min_conf=options.min_conf, static_only=True, max_points=options.max_points,
                           seed=options.seed)
-    header = ["# 3D point list with one line of data per point:",
-              "#   POINT3D_ID, X, Y, Z, R, G, B, ERROR, TRACK[] as (IMAGE_ID, POINT2D_IDX)",
-              f"# Number of points: {len(points.conf)}"]
-    rows = [f"{k + 1} {x!r} {y!r} {z!r} {r} {g} {b} 0"
-            for k, ((x, y, z), (r, g, b)) in enumerate(zip(points.pts_world.astype(float).tolist(), points.rgb.tolist()))]
-    return "\n".join(header + rows) + "\n", len(points.conf)
+    header = ("# 3D point list with one line of data per point:\n"
+              "#   POINT3D_ID, X, Y, Z, R, G, B, ERROR, TRACK[] as (IMAGE_ID, POINT2D_IDX)\n"
+              f"# Number of points: {len(points.conf)}")
+    rows = np.column_stack([np.arange(1, len(points.conf) + 1), points.pts_world.astype(np.float64), points.rgb])
+
+    def write(tmp: Path) -> None:
+        np.savetxt(tmp, rows, fmt="%d %.9g %.9g %.9g %d %d %d 0", header=header, comments="")  # %.9g: exact float32
+
+    atomic_write(path, write)
+    return len(points.conf)
 
 
 def _symlink_to(target: Path) -> Callable[[Path], None]:
@@ -95,7 +99,7 @@ def export_colmap(source: FrameSource, dest: Path, options: ExportOptions) -> li
         cameras, camera_ids = cameras_text(source)
         atomic_write_bytes(model / "cameras.txt", cameras.encode())
         atomic_write_bytes(model / "images.txt", images_text(source, camera_ids, image_names).encode())
-        atomic_write_bytes(model / "points3D.txt", points_text(source, options)[0].encode())
+        write_points(model / "points3D.txt", source, options)
         for i, name in enumerate(image_names):
             write_image(source, i, stage / "images" / name, mode=options.images)
             write_static_mask(source, i, stage / "masks" / f"{name}.png")

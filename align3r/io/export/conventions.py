@@ -23,8 +23,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from align3r.geometry import (check_shape, invert_pose, qwxyz_to_qxyzw, qxyzw_to_qwxyz, qxyzw_to_rotmat,
-                              rotmat_to_qxyzw)
+from align3r.geometry import check_shape, invert_pose, qwxyz_to_qxyzw, qxyzw_to_qwxyz, qxyzw_to_rotmat, rotmat_to_qxyzw
 
 PIXEL_CENTRE_SHIFT = 0.5
 """Added to our principal point to get COLMAP's and nerfstudio's (half-integer pixel centres)."""

@@ -101,6 +101,19 @@ class FramePoints:
     pixels: np.ndarray
     """(P, 2) int64 pixel (u, v) = (column, row) each point comes from."""
 
+    def subset(self, index: np.ndarray | slice) -> FramePoints:
+        """The points picked by a (P,) bool mask, an index array or a slice."""
+        return FramePoints(**{name: getattr(self, name)[index] for name in FIELDS})
+
+    @staticmethod
+    def concatenate(parts: list[FramePoints]) -> FramePoints:
+        """All points of `parts`, in order."""
+        return FramePoints(**{name: np.concatenate([getattr(p, name) for p in parts]) for name in FIELDS})
+
+
+FIELDS = ("pts_world", "rgb", "conf", "dynamic", "pixels")
+"""The per-point arrays of FramePoints, for selecting or concatenating them together."""
+
 
 def frame_points(source: FrameSource, i: int, *, min_conf: float = 1.0, static_only: bool = False,
                  max_points: int | None = None, seed: int = 0) -> FramePoints:

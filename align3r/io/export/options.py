@@ -49,8 +49,10 @@ class ExportOptions:
         checks = [(self.min_conf >= 0, f"min_conf must be >= 0 (got {self.min_conf})"),
                   (self.max_points > 0, f"max_points must be positive (got {self.max_points})"),
                   (self.images in ("copy", "link"), f"images must be copy or link (got {self.images!r})"),
-                  (self.depth_format in ("png16", "npy"), f"depth_format must be png16 or npy (got {self.depth_format!r})"),
-                  (self.depth_scale is None or self.depth_scale > 0, f"depth_scale must be positive (got {self.depth_scale})"),
+                  (self.depth_format in ("png16", "npy"),
+                   f"depth_format must be png16 or npy (got {self.depth_format!r})"),
+                  (self.depth_scale is None or self.depth_scale > 0,
+                   f"depth_scale must be positive (got {self.depth_scale})"),
                   (self.fps > 0, f"fps must be positive (got {self.fps})")]
         for ok, message in checks:
             if not ok:

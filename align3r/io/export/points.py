@@ -31,12 +31,8 @@ def fused_points(source: FrameSource, *, min_conf: float, static_only: bool, max
     share = max(1, max_points // source.num_frames)
     frames = [frame_points(source, i, min_conf=min_conf, static_only=static_only, max_points=share, seed=seed)
               for i in range(source.num_frames)]
-    merged = FramePoints(**{name: np.concatenate([getattr(f, name) for f in frames])
-                            for name in ("pts_world", "rgb", "conf", "dynamic", "pixels")})
-    if len(merged.conf) <= max_points:
-        return merged
-    keep = np.arange(max_points)
-    return FramePoints(**{name: getattr(merged, name)[keep] for name in ("pts_world", "rgb", "conf", "dynamic", "pixels")})
+    merged = FramePoints.concatenate(frames)
+    return merged if len(merged.conf) <= max_points else merged.subset(slice(0, max_points))
 
 
 def ply_bytes(points: FramePoints) -> bytes:
