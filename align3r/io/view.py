@@ -55,6 +55,16 @@ def thumbnail(image: np.ndarray, side: int = THUMBNAIL_SIDE) -> np.ndarray:
     return np.ascontiguousarray(image[::step, ::step])
 
 
+def frustum_scale(depth: float, fov: float, aspect: float) -> float:
+    """viser's frustum `scale` that puts the image plane at z-depth `depth`.
+
+    viser divides the frustum (x, y, z) = (tan(fov/2) aspect, tan(fov/2), 1) by the cube root of
+    x y z / 3 before multiplying by `scale` (client CameraFrustumVariants.tsx), so
+    scale = depth * cbrt(tan(fov/2)^2 aspect / 3).
+    """
+    return depth * float(np.cbrt(np.tan(fov / 2) ** 2 * aspect / 3))
+
+
 @dataclass(frozen=True)
 class SceneScale:
     """Sizes derived from the first frame so that points and frustums look right at any scale."""
@@ -173,10 +183,11 @@ class Viewer:
             self.frame_cloud = self._draw_points("/frame/points", self._frame_cache(i, float(self.min_conf.value)))
             wxyz, position = c2w_to_wxyz_position(self.source.poses_c2w[i])
             height, width = self.source.size
-            fy = float(self.source.intrinsics[i, 1, 1])
+            fov = 2 * float(np.arctan2(height / 2, self.source.intrinsics[i, 1, 1]))
             self.current_camera = self.server.scene.add_camera_frustum(
-                "/cameras/current", fov=2 * np.arctan2(height / 2, fy), aspect=width / height,
-                scale=self.scale.frustum_depth, image=thumbnail(self.source.image(i)), format="jpeg",
+                "/cameras/current", fov=fov, aspect=width / height,
+                scale=frustum_scale(self.scale.frustum_depth, fov, width / height),
+                image=thumbnail(self.source.image(i)), format="jpeg",
                 wxyz=wxyz, position=position, color=(255, 60, 60), thickness=3.0, thickness_units="screen",
                 visible=bool(self.show_cameras.value))
             self._follow_current()

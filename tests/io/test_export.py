@@ -11,9 +11,12 @@ from PIL import Image
 from align3r.cli import main
 from align3r.data.synthetic import SynthConfig, generate_sequence
 from align3r.errors import InputError
+from align3r.geometry import project_points
 from align3r.io.export import colmap as colmap_module
 from align3r.io.export import export
 from align3r.io.export.conventions import c2w_to_colmap, colmap_to_c2w, opencv_to_opengl_c2w
+from align3r.io.export.frames import InMemoryFrames, frame_points, point_colours
+from align3r.io.export.points import frustum_corners
 from align3r.io.results import OutputFolder
 from align3r.io.trajectory import read_trajectory
 from align3r.reconstruction import Reconstruction
@@ -222,3 +225,21 @@ def test_cli_export_prints_what_is_lost(folder, capsys):
     assert main(["export", str(folder), "--format", "colmap", "--min-conf", "2"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("note: colmap: a static format; moving objects") and out[-1].startswith("wrote ")
+
+
+def test_frustum_corners_project_to_the_image_corners(rec):
+    corners = frustum_corners(rec.intrinsics, (32, 48), 2.0)  # (N, 4, 3) camera frames
+    uv, z = project_points(torch.from_numpy(corners), torch.from_numpy(rec.intrinsics))
+    np.testing.assert_allclose(uv[0].numpy(), [[-0.5, -0.5], [47.5, -0.5], [47.5, 31.5], [-0.5, 31.5]], atol=1e-9)
+    assert (z.numpy() == 2.0).all()
+
+
+def test_point_colours_by_mode(rec):
+    points = frame_points(InMemoryFrames(rec), 1)
+    assert np.array_equal(point_colours(points, "rgb", log_conf_range=(0, 1)), points.rgb)
+    dynamic = point_colours(points, "dynamic", log_conf_range=(0, 1))
+    assert points.dynamic.any() and (dynamic[points.dynamic] == (230, 40, 40)).all()
+    assert (dynamic[~points.dynamic, 0] == dynamic[~points.dynamic, 1]).all()  # grey elsewhere
+    by_conf = point_colours(points, "confidence", log_conf_range=(0.0, 2.0))
+    low, high = np.argmin(points.conf), np.argmax(points.conf)
+    assert by_conf[low, 2] > by_conf[low, 0] and by_conf[high, 0] > by_conf[high, 2]  # turbo: blue low, red high

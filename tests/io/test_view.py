@@ -15,7 +15,8 @@ from align3r.reconstruction import Reconstruction
 
 viser = pytest.importorskip("viser")
 
-from align3r.io.view import Viewer, c2w_to_wxyz_position, thumbnail  # noqa: E402  (needs viser)
+from align3r.cli import main  # noqa: E402
+from align3r.io.view import Viewer, c2w_to_wxyz_position, frustum_scale, thumbnail  # noqa: E402  (needs viser)
 
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -50,6 +51,18 @@ def test_c2w_to_viser_pose_known_answer():
     np.testing.assert_allclose(viser.transforms.SO3(wxyz).as_matrix(), c2w[:3, :3], atol=1e-12)
     assert position.tolist() == [1, 2, 3]
     assert thumbnail(np.zeros((600, 1000, 3), np.uint8), side=256).shape == (150, 250, 3)
+
+
+def test_frustum_scale_undoes_viser_volume_normalisation():
+    fov, aspect, depth = 1.0, 1.5, 2.0
+    x, y = np.tan(fov / 2) * aspect, np.tan(fov / 2)
+    scale = frustum_scale(depth, fov, aspect)
+    assert 1.0 / np.cbrt(x * y * 1.0 / 3.0) * scale == pytest.approx(depth)  # viser's z of the image plane
+
+
+def test_cli_view_of_a_missing_folder_is_one_line_exit_2(tmp_path, capsys):
+    assert main(["view", str(tmp_path / "missing")]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
 
 
 def test_viewer_follows_the_timeline_and_fuses_frames(folder):
