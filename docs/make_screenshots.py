@@ -24,7 +24,7 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "-
 
 def synthetic_result(folder: Path) -> None:
     """A 24-frame synthetic video saved as a result, confidence falling with depth (for the colours)."""
-    seq = generate_sequence(SynthConfig(frames=24, width=256, height=160, seed=5, priors=()))
+    seq = generate_sequence(SynthConfig(frames=24, width=256, height=160, seed=5, camera_motion="walk", priors=()))
     conf = (1 + 20 / (1 + seq.depths)).astype(np.float32)
     Reconstruction(images=seq.images, depths=seq.depths, conf=conf, poses_c2w=seq.poses_c2w,
                    intrinsics=seq.intrinsics, dynamic_masks=seq.dynamic_masks,
@@ -53,8 +53,7 @@ def viewer_screenshot(folder: Path, dest: Path) -> None:
             page = browser.new_page()
             page.goto(viewer.url)
             page.get_by_text("Timeline").wait_for()
-            for close in page.locator(".mantine-Notification-closeButton").all():
-                close.click()
+            page.add_style_tag(content=".mantine-Notifications-root { display: none; }")  # the software-WebGL notice
             overview(viewer)
             time.sleep(8)
             page.screenshot(path=str(dest))
