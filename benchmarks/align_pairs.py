@@ -20,8 +20,8 @@ from scipy.spatial.transform import Rotation
 
 from align3r.align.config import PRESETS
 from align3r.align.global_align import AlignResult, global_align
-from align3r.align.hierarchical import clip_plan, hierarchical_align, keyframe_pairs
-from align3r.infer.graph import forward_pairs, pair_graph
+from align3r.align.hierarchical import clip_plan, hierarchical_align, scene_edges
+from align3r.infer.graph import pair_graph
 from align3r.infer.store import PairPredictions
 
 PAIR_KEYS = ("pts3d_i_in_i", "pts3d_j_in_i", "conf_i", "conf_j", "flow_ij", "flow_ji")
@@ -79,9 +79,7 @@ def run_hier(args: argparse.Namespace, load, num_frames: int, config, hierarchy)
     scenes: dict[int, AlignResult] = {}
     result = hierarchical_align(load, num_frames, config, hierarchy, on_scene=scenes.__setitem__)
     keyframes, sizes = clip_plan(num_frames, hierarchy.clip_size)
-    edges = [keyframes[keyframe_pairs(len(keyframes), hierarchy)]]
-    edges += [start + forward_pairs(size, stride=hierarchy.clip_stride, symmetrize=hierarchy.symmetrize)
-              for start, size in zip(keyframes.tolist(), sizes.tolist())]
+    edges = scene_edges(num_frames, hierarchy)
     out = frame_outputs(result.c2w, result.depths, result.focals)
     for k, scene in scenes.items():
         out.update(scene_outputs(k, scene))

@@ -62,6 +62,9 @@ class HierarchyConfig:
     keyframe_graph: str = "complete"
     """Keyframe-scene pairs: `complete` (official: every a < b, quadratic in the keyframes) or a
     `pair_graph` name over the keyframes (e.g. swinstride-5-noncyclic: linear, for long videos)."""
+    max_keyframes: int | None = None
+    """Above this many keyframes, the keyframe scene is itself aligned hierarchically, so that no
+    scene grows with the video (ours; official: None, one keyframe scene however long)."""
     stitching: Literal["similarity", "rigid", "none"] = "similarity"
     """How clips join the keyframe scene: `similarity` (ours: scale from the shared keyframe),
     `rigid` (official `align_poses`, each clip keeps its scale), `none` (depth_test: clip poses
@@ -77,8 +80,9 @@ PRESETS: dict[str, tuple[AlignConfig, HierarchyConfig]] = {
     "pose_test": (replace(_DEMO, flow_loss_thre=40.0), HierarchyConfig(stitching="rigid")),
     "depth_test": (_PLAIN, HierarchyConfig(clip_size=50, symmetrize=False, clip_stride=1,
                                            stitching="none")),
-    "align3r": (_DEMO, HierarchyConfig(keyframe_graph="swinstride-5-noncyclic")),
+    "align3r": (_DEMO, HierarchyConfig(keyframe_graph="swinstride-5-noncyclic", max_keyframes=20)),
 }
 """Official entry points (tool/demo.py, tool/pose_test.py, tool/depth_test.py) and ours
-(`align3r`: demo settings with scale-consistent stitching and a window graph over the keyframes,
-so that memory stays flat in the number of frames; the default of `align3r run`)."""
+(`align3r`: demo settings with scale-consistent stitching, a window graph over the keyframes and
+nested keyframe levels, so that memory stays flat in the number of frames; the default of
+`align3r run`)."""

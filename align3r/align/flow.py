@@ -69,7 +69,8 @@ def motion_masks(pairs: PairPredictions, config: AlignConfig) -> torch.Tensor:
 
     For each edge k < E/2 and its reverse k + E/2, a PairViewer gives poses, focals and depths;
     each frame's error map |ego flow - flow| is normalised to [0, 1] per pair, and a pixel is
-    dynamic where the mean over the frame's maps exceeds `config.motion_mask_thre`.
+    dynamic where the mean over the frame's maps exceeds `config.motion_mask_thre`. The official
+    forward-backward `OccMask` is not computed: it never reaches the loss.
 
     Args:
         pairs: symmetrised predictions (edge k + E/2 is edge k reversed) with flows.

@@ -38,7 +38,8 @@ class HierarchicalResult:
         key_c2w: (K, 4, 4) keyframe-scene poses handed to the clips.
         key_focals: (K,) keyframe-scene focals.
         clip_scales: (K,) scale applied to each clip by the stitching (1 unless `similarity`).
-        loss_curves: (1 + K, niter) keyframe scene first, then each clip.
+        loss_curves: (S, niter) the keyframe scene (or the scenes of its nested hierarchy)
+            first, then each clip.
     """
 
     c2w: torch.Tensor
@@ -104,6 +105,41 @@ def stitch(clip: AlignResult, key_c2w: torch.Tensor, key_depth: torch.Tensor,
     return c2w, clip.depths * scale, scale
 
 
+def _nested(num_keyframes: int, hierarchy: HierarchyConfig) -> bool:
+    """Whether the keyframes form a hierarchy of their own (needs >= 5 of them)."""
+    limit = hierarchy.max_keyframes
+    return limit is not None and num_keyframes > max(limit, 4)
+
+
+def scene_edges(num_frames: int, hierarchy: HierarchyConfig) -> list[np.ndarray]:
+    """(E_s, 2) global edges of every scene, in the order `hierarchical_align` aligns them."""
+    keyframes, clip_sizes = clip_plan(num_frames, hierarchy.clip_size)
+    if not _nested(len(keyframes), hierarchy):
+        scenes = [keyframes[keyframe_pairs(len(keyframes), hierarchy)]]
+    else:
+        scenes = [keyframes[edges] for edges in scene_edges(len(keyframes), hierarchy)]
+    return scenes + [start + forward_pairs(size, stride=hierarchy.clip_stride,
+                                           symmetrize=hierarchy.symmetrize)
+                     for start, size in zip(keyframes.tolist(), clip_sizes.tolist())]
+
+
+def _align_keyframes(load_pairs: PairLoader, keyframes: np.ndarray, config: AlignConfig,
+                     hierarchy: HierarchyConfig, on_scene: Callable[[int, AlignResult], None] | None
+                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Keyframe poses (K, 4, 4), focals (K,), depths (K, H, W) and loss curves (S, niter): one
+    global scene, or beyond `max_keyframes` a hierarchy of its own over the keyframes."""
+    if not _nested(len(keyframes), hierarchy):
+        key_edges = keyframe_pairs(len(keyframes), hierarchy)
+        key = global_align(replace(load_pairs(keyframes[key_edges]), edges=torch.from_numpy(key_edges)),
+                           config)
+        if on_scene is not None:
+            on_scene(0, key)
+        return key.c2w, key.focals, key.depths, key.loss_curve[None]
+    nested = hierarchical_align(lambda edges: load_pairs(keyframes[edges]), len(keyframes), config,
+                                hierarchy)
+    return nested.c2w, nested.focals, nested.depths, nested.loss_curves
+
+
 def hierarchical_align(load_pairs: PairLoader, num_frames: int, config: AlignConfig,
                        hierarchy: HierarchyConfig, *,
                        on_scene: Callable[[int, AlignResult], None] | None = None) -> HierarchicalResult:
@@ -113,32 +149,29 @@ def hierarchical_align(load_pairs: PairLoader, num_frames: int, config: AlignCon
         load_pairs: gives the predictions (with flows when the flow term is on) of global edges.
         num_frames: frames of the video (>= 5).
         config: each scene's optimiser settings.
-        hierarchy: clip size, pair layout and stitching.
-        on_scene: called with (scene index, result) after each scene (0 = keyframe scene).
+        hierarchy: clip size, pair layout, keyframe levels and stitching.
+        on_scene: called with (scene index, result) after each scene: 0 the keyframe scene (when
+            it is a single scene), k + 1 clip k.
 
     Returns:
         The stitched video.
     """
     keyframes, clip_sizes = clip_plan(num_frames, hierarchy.clip_size)
-    key_edges = keyframe_pairs(len(keyframes), hierarchy)
-    key = global_align(replace(load_pairs(keyframes[key_edges]), edges=torch.from_numpy(key_edges)),
-                       config)
-    if on_scene is not None:
-        on_scene(0, key)
-    outputs, curves, scales = [], [key.loss_curve], []
+    key_c2w, key_focals, key_depths, key_curves = _align_keyframes(load_pairs, keyframes, config,
+                                                                   hierarchy, on_scene)
+    outputs, curves, scales = [], [key_curves], []
     for k, (start, size) in enumerate(zip(keyframes.tolist(), clip_sizes.tolist())):
         local = forward_pairs(size, stride=hierarchy.clip_stride, symmetrize=hierarchy.symmetrize)
         pairs = replace(load_pairs(local + start), edges=torch.from_numpy(local))
-        prior = KeyframePrior(key.c2w[k], float(key.focals[k]))
-        clip = global_align(pairs, config, prior=prior)
+        clip = global_align(pairs, config, prior=KeyframePrior(key_c2w[k], float(key_focals[k])))
         if on_scene is not None:
             on_scene(k + 1, clip)
-        c2w, depths, scale = stitch(clip, key.c2w[k], key.depths[k], hierarchy.stitching)
+        c2w, depths, scale = stitch(clip, key_c2w[k], key_depths[k], hierarchy.stitching)
         outputs.append((c2w, depths, clip.focals, clip.conf, clip.dynamic_masks))
-        curves.append(clip.loss_curve)
+        curves.append(clip.loss_curve[None])
         scales.append(scale)
         logger.debug("clip %d (frames %d..%d) aligned, scale %.4f", k, start, start + size - 1,
                      float(scale))
     c2w, depths, focals, conf, dynamic = (torch.cat(x) for x in zip(*outputs))
-    return HierarchicalResult(c2w, depths, focals, conf, dynamic, keyframes, clip_sizes, key.c2w,
-                              key.focals, torch.stack(scales), torch.stack(curves))
+    return HierarchicalResult(c2w, depths, focals, conf, dynamic, keyframes, clip_sizes, key_c2w,
+                              key_focals, torch.stack(scales), torch.cat(curves))

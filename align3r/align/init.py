@@ -212,7 +212,7 @@ def grow_spanning_tree(pairs: PairPredictions, im_conf: torch.Tensor, *, min_con
         other = j if i == 0 else i
         pts[0] = apply_sim(1.0, key[:3, :3], key[:3, 3], pred_i[seed])
         pts[other] = apply_sim(1.0, key[:3, :3], key[:3, 3], pred_j[seed])
-        c2w[0], focal[0] = key, prior.focal
+        c2w[0], focal[0] = key, prior.focal  # only a seed: nothing frozen, key depth unused (§3.5)
     done, mst_edges = {i, j}, [(i, j)]
     while todo:
         score, i, j = todo.pop()

@@ -7,10 +7,12 @@ import pytest
 import roma
 import torch
 
-from align.goldens import ALIGN_DATA, abs_rel_one_scale, load_pairs
+from align.goldens import ALIGN_DATA, abs_rel_one_scale, ate, load_pairs
+from align.synthetic_pairs import ROOM_HALF_SIZE, box_depth, trajectory
 from align3r.align.config import PRESETS, HierarchyConfig
 from align3r.align.global_align import global_align
-from align3r.align.hierarchical import clip_plan, hierarchical_align, stitch
+from align3r.align.hierarchical import clip_plan, hierarchical_align, scene_edges, stitch
+from align3r.align.oracle import oracle_pairs
 from align3r.errors import InputError
 
 
@@ -71,3 +73,21 @@ def test_scale_consistent_stitching_brings_hierarchical_depth_close_to_global():
         errors[mode] = abs_rel_one_scale(result.depths.numpy(), gt)
     assert errors["rigid"] > 4 * global_error  # official: each clip in its own scale
     assert errors["similarity"] < 1.5 * global_error
+
+
+def test_nested_keyframe_levels_keep_scenes_small_and_recover_exact_geometry():
+    """60 exact frames, at most 5 keyframes per scene: keyframes of keyframes, then clips."""
+    frames, focal, height, width = 60, 30.0, 24, 32
+    c2w = trajectory(frames, seed=3)
+    depths = box_depth(c2w, focal, height, width)
+    k = torch.tensor([[focal, 0, width / 2], [0, focal, height / 2], [0, 0, 1]], dtype=torch.float64)
+    hierarchy = replace(PRESETS["align3r"][1], max_keyframes=5)
+    scenes = scene_edges(frames, hierarchy)
+    assert len(scenes) == 1 + 2 + 7 and max(len(e) for e in scenes) <= 2 * 5 * 4
+    config = replace(PRESETS["align3r"][0], niter=60, flow_weight=0.0, temporal_weight=0.0)
+    result = hierarchical_align(
+        lambda edges: oracle_pairs(c2w, depths, k.expand(frames, 3, 3), edges, seed=int(edges.sum())),
+        frames, config, hierarchy)
+    assert result.loss_curves.shape == (len(scenes), 60)
+    assert ate(result.c2w.double().numpy(), c2w.numpy()) < 2e-3 * 2 * ROOM_HALF_SIZE
+    assert abs_rel_one_scale(result.depths.numpy(), depths.numpy()) < 5e-3
