@@ -38,6 +38,11 @@ def rec() -> Reconstruction:
     return synthetic_reconstruction()
 
 
+@pytest.fixture(scope="module")
+def world(rec) -> np.ndarray:
+    return rec.points_world()
+
+
 @pytest.fixture()
 def folder(rec, tmp_path):
     rec.save(tmp_path / "out")
@@ -64,7 +69,7 @@ def test_colmap_conversion_known_answer_and_round_trip():
     np.testing.assert_array_equal(opencv_to_opengl_c2w(opencv_to_opengl_c2w(poses)), poses)
 
 
-def test_colmap_model_reads_back_with_pycolmap(rec, folder):
+def test_colmap_model_reads_back_with_pycolmap(rec, world, folder):
     pycolmap = pytest.importorskip("pycolmap")
     result = export(folder, "colmap", min_conf=MIN_CONF)
     assert result.notes and "moving objects" in result.notes[0]
@@ -79,8 +84,7 @@ def test_colmap_model_reads_back_with_pycolmap(rec, folder):
         np.testing.assert_allclose(camera.params, [k[0, 0], k[1, 1], k[0, 2] + 0.5, k[1, 2] + 0.5], atol=1e-12)
         # A pixel's world point projects back to that pixel (COLMAP centres pixels at +0.5).
         v, u = np.argwhere(rec.depths[i] > 0)[len(np.argwhere(rec.depths[i] > 0)) // 2]
-        world = rec.points_world()[i, v, u].astype(np.float64)
-        uv = camera.img_from_cam(image.cam_from_world() * world)
+        uv = camera.img_from_cam(image.cam_from_world() * world[i, v, u].astype(np.float64))
         np.testing.assert_allclose(uv, [u + 0.5, v + 0.5], atol=1e-3)
         mask = np.asarray(Image.open(folder / "exports" / "colmap" / "masks" / f"{image.name}.png"))
         np.testing.assert_array_equal(mask == 0, rec.dynamic_masks[i])
@@ -97,14 +101,14 @@ def test_colmap_linked_images_point_at_the_output_folder(folder):
     assert linked.is_symlink() and linked.resolve() == (folder / "frame_0002_rgb.png").resolve()
 
 
-def test_fused_and_static_ply_load_with_expected_points_and_colours(rec, folder):
+def test_fused_and_static_ply_load_with_expected_points_and_colours(rec, world, folder):
     trimesh = pytest.importorskip("trimesh")
     for static_only in (False, True):
         dest = folder / f"static_{static_only}.ply"
         export(folder, "ply", dest, min_conf=MIN_CONF, static_only=static_only)
         cloud = trimesh.load(dest)
         keep = kept_mask(rec, static_only=static_only)
-        np.testing.assert_allclose(cloud.vertices, rec.points_world()[keep], atol=1e-5)  # frame by frame, row-major
+        np.testing.assert_allclose(cloud.vertices, world[keep], atol=1e-5)  # frame by frame, row-major
         np.testing.assert_array_equal(cloud.colors[:, :3], rec.images[keep])
 
 
