@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import roma
 import torch
 from tqdm import tqdm
 
@@ -27,6 +26,7 @@ from align3r.align.flow import estimate_flow
 from align3r.align.global_align import global_align
 from align3r.align.hierarchical import hierarchical_align
 from align3r.errors import InputError, ReconstructionError
+from align3r.geometry import nearest_rotation
 from align3r.infer.graph import pair_graph
 from align3r.infer.preprocess import frame_transform, prepare_views, resize_rgb
 from align3r.infer.runner import infer_pairs
@@ -199,7 +199,7 @@ def _rigid(c2w: torch.Tensor) -> np.ndarray:
     """(N, 4, 4) float64 poses with rotations projected onto SO(3): the float32 optimiser's are
     orthonormal only to ~1e-7, and quaternion files (pred_traj.txt) must read back exactly."""
     rigid = c2w.clone()
-    rigid[:, :3, :3] = roma.special_procrustes(c2w[:, :3, :3])
+    rigid[:, :3, :3] = nearest_rotation(c2w[:, :3, :3])
     return rigid.numpy()
 
 

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -13,6 +10,7 @@ from typing import Literal
 import numpy as np
 import torch
 
+from align3r.atomic import atomic_save_npy, atomic_write_bytes
 from align3r.errors import InputError
 from align3r.geometry import check_shape
 
@@ -98,7 +96,7 @@ class PairStore:
                                  "use another cache folder or remove it")
         else:
             self.root.mkdir(parents=True, exist_ok=True)
-            _atomic_save(manifest, json.dumps(header).encode())
+            atomic_write_bytes(manifest, json.dumps(header).encode())
 
     def _path(self, i: int, j: int, kind: str) -> Path:
         return self.root / f"{i}_{j}.{kind}.npy"
@@ -114,11 +112,11 @@ class PairStore:
         for e, (i, j) in enumerate(pairs.edges.tolist()):
             if pairs.flow_ij is not None and pairs.flow_ji is not None:
                 flow = torch.stack([pairs.flow_ij[e], pairs.flow_ji[e]])
-                _atomic_npy(self._path(i, j, "flow"), flow.cpu().numpy().astype(self.dtype))
+                atomic_save_npy(self._path(i, j, "flow"), flow.cpu().numpy().astype(self.dtype))
             conf = torch.stack([pairs.conf_i[e], pairs.conf_j[e]]).cpu().numpy().astype(np.float32)
-            _atomic_npy(self._path(i, j, "conf"), conf)
+            atomic_save_npy(self._path(i, j, "conf"), conf)
             pts = torch.stack([pairs.pts3d_i_in_i[e], pairs.pts3d_j_in_i[e]])
-            _atomic_npy(self._path(i, j, "pts"), pts.cpu().numpy().astype(self.dtype))
+            atomic_save_npy(self._path(i, j, "pts"), pts.cpu().numpy().astype(self.dtype))
 
     def load(self, edges: np.ndarray, *, with_flow: bool = False,
              device: torch.device | str = "cpu") -> PairPredictions:
@@ -142,22 +140,3 @@ class PairStore:
                                pts[:, 1], conf[:, 0], conf[:, 1],
                                None if flow is None else flow[:, 0],
                                None if flow is None else flow[:, 1])
-
-
-def _atomic_save(path: Path, data: bytes) -> None:
-    """Write bytes to a temporary file beside `path`, then rename it over `path`."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _atomic_npy(path: Path, array: np.ndarray) -> None:
-    """np.save through a temporary file and a rename."""
-    buffer = io.BytesIO()
-    np.save(buffer, array)
-    _atomic_save(path, buffer.getvalue())
