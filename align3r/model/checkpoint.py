@@ -21,14 +21,13 @@ import os
 import pickle
 import re
 import socket
-import tempfile
 import zipfile
-from dataclasses import asdict, replace
 from pathlib import Path
 from urllib.parse import urlparse
 
 import torch
 
+from align3r.atomic import atomic_write
 from align3r.errors import CheckpointError, ModelNotFoundError
 from align3r.model.config import ModelConfig
 from align3r.model.network import PRIOR_BRANCH_PREFIXES, Align3RNet
@@ -260,16 +259,8 @@ def save_pretrained(model: Align3RNet, folder: str | os.PathLike) -> None:
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    for name, write in ((CONFIG_FILE, lambda p: Path(p).write_text(config_to_hub_json(model.config))),
-                        (WEIGHTS_FILE, lambda p: save_model(model, p))):
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.")
-        os.close(fd)
-        try:
-            write(tmp)
-            os.replace(tmp, folder / name)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+    atomic_write(folder / CONFIG_FILE, lambda tmp: tmp.write_text(config_to_hub_json(model.config)))
+    atomic_write(folder / WEIGHTS_FILE, lambda tmp: save_model(model, str(tmp)))
 
 
 # ---------------------------------------------------------------- names and the hub

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
-import os
-import tempfile
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from align3r.atomic import atomic_write_bytes
 from align3r.prior.base import DepthPrior, PriorMap, check_frames, concat_priors
 
 logger = logging.getLogger(__name__)
@@ -54,14 +54,9 @@ class PriorCache:
         if prior.focal_px is not None:
             arrays["focallength_px"] = np.float64(prior.focal_px[0])
         self.root.mkdir(parents=True, exist_ok=True)
-        handle, temp = tempfile.mkstemp(dir=self.root, prefix=f".{key}.", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                np.savez(stream, **arrays)
-            os.replace(temp, self.path(key))
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        atomic_write_bytes(self.path(key), buffer.getvalue())
 
 
 class CachedPrior:

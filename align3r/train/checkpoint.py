@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from align3r.atomic import atomic_write
 from align3r.errors import CheckpointError
 from align3r.model.checkpoint import config_to_constructor, torch_load_safely
 
@@ -46,14 +46,7 @@ def save_training_checkpoint(path: str | os.PathLike, model: nn.Module, optimize
              "args": argparse.Namespace(model=config_to_constructor(model.config)),
              "config": config, "progress": asdict(progress), "rng": {"torch": torch.get_rng_state()}}
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(fd)
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
 def load_training_checkpoint(path: str | os.PathLike, model: nn.Module,
