@@ -12,6 +12,7 @@ import torch
 from align3r.align.config import AlignConfig
 from align3r.align.flow import motion_masks
 from align3r.align.init import KeyframePrior, TreeInit, grow_spanning_tree, weighted_umeyama
+from align3r.align.known import KnownCameras, gauge, place_tree_on_poses
 from align3r.align.objective import alignment_loss, ego_flow, masked_flow_loss, temporal_loss
 from align3r.align.scene import FOCAL_BREAK, SceneParams, encode_rigid
 from align3r.errors import InputError
@@ -83,8 +84,12 @@ def frame_confidence(edges: torch.Tensor, conf_i: torch.Tensor, conf_j: torch.Te
     return out.scatter_reduce(0, index, torch.cat([conf_i, conf_j]), reduce="amax")
 
 
-def init_scene(pairs: PairPredictions, tree: TreeInit, config: AlignConfig) -> SceneParams:
+def init_scene(pairs: PairPredictions, tree: TreeInit, config: AlignConfig,
+               known: KnownCameras = KnownCameras()) -> SceneParams:
     """Parameters from the tree (§3.4): per-edge similarities, gauge rescaling, log-depths, focal.
+
+    Known poses keep their scale (see `gauge`); known fixed poses and known focals are not
+    optimised (`known` on the pairs' device and dtype, see `KnownCameras.for_scene`).
 
     The per-edge registrations run one edge at a time (once, not per iteration): a batched call
     sums in another order, and the plain family's lr 0.05 amplifies those last bits.
@@ -94,7 +99,7 @@ def init_scene(pairs: PairPredictions, tree: TreeInit, config: AlignConfig) -> S
     scale, rot, trans = (torch.stack(x) for x in zip(*sims))
     log_scale = torch.log(scale.double()).to(scale.dtype)
     pw_pose8 = torch.cat([encode_rigid(rot, trans / scale[:, None]), log_scale[:, None]], dim=-1)
-    kappa = torch.exp(math.log(config.base_scale) - pw_pose8[:, 7].mean())
+    kappa, base_scale = gauge(pw_pose8[:, 7], config.base_scale, known)
     pts3d_world = tree.pts3d_world * kappa
     c2w = tree.c2w.clone()
     c2w[:, :3, 3] *= kappa
@@ -102,14 +107,19 @@ def init_scene(pairs: PairPredictions, tree: TreeInit, config: AlignConfig) -> S
     depth = (pts3d_world @ w2c[:, None, :3, :3].transpose(-1, -2) + w2c[:, None, None, :3, 3])[..., 2]
     log_depth = torch.log(depth).nan_to_num(neginf=0).flatten(1)
     focals = tree.focals
-    if config.shared_focal:
+    if known.focals is not None:
+        log_focal = FOCAL_BREAK * np.log(known.focals.double().cpu().numpy())
+    elif config.shared_focal:
         log_focal = np.array([FOCAL_BREAK * np.log(np.mean(focals))])
     else:
         log_focal = FOCAL_BREAK * np.log(focals)
     height, width = depth.shape[1:]
-    return SceneParams(log_depth, encode_rigid(c2w[:, :3, :3], c2w[:, :3, 3]),
-                       torch.tensor(log_focal, dtype=depth.dtype, device=depth.device), pw_pose8,
-                       height=height, width=width, base_scale=config.base_scale)
+    params = SceneParams(log_depth, encode_rigid(c2w[:, :3, :3], c2w[:, :3, 3]),
+                         torch.tensor(log_focal, dtype=depth.dtype, device=depth.device), pw_pose8,
+                         height=height, width=width, base_scale=base_scale)
+    params.pose7.requires_grad_(known.c2w is None or not known.fixed_poses)
+    params.log_focal.requires_grad_(known.focals is None)
+    return params
 
 
 def pair_tensors(pairs: PairPredictions) -> tuple[torch.Tensor, torch.Tensor]:
@@ -168,7 +178,7 @@ def _prepare(pairs: PairPredictions, config: AlignConfig) -> PairPredictions:
 
 
 def global_align(pairs: PairPredictions, config: AlignConfig, *,
-                 prior: KeyframePrior | None = None) -> AlignResult:
+                 prior: KeyframePrior | None = None, known: KnownCameras = KnownCameras()) -> AlignResult:
     """Align all frames of a scene: spanning-tree init, then Adam on the official objective.
 
     Every iteration is a handful of batched tensor operations over all edges and pixels; runs
@@ -179,6 +189,8 @@ def global_align(pairs: PairPredictions, config: AlignConfig, *,
             when `config.flow_weight > 0` (the flow term needs the symmetrised edge layout).
         config: optimiser settings (see `PRESETS`).
         prior: the keyframe seed of a hierarchical clip (§3.5), else None.
+        known: what the user knows of the scene: poses (fixed or initial), focals (fixed),
+            motion masks (replacing the self-derived ones).
 
     Returns:
         The aligned scene.
@@ -193,11 +205,18 @@ def global_align(pairs: PairPredictions, config: AlignConfig, *,
     if use_flow and (pairs.flow_ij is None or pairs.flow_ji is None):
         raise InputError("the flow term is on but the pairs carry no flow; "
                          "estimate it (align3r.align.flow) or set flow_weight=0")
-    dynamic = (motion_masks(pairs, config) if use_flow
-               else torch.zeros_like(im_conf, dtype=torch.bool))
+    known = known.for_scene(pairs)
+    if known.dynamic_masks is not None:
+        dynamic = known.dynamic_masks
+    else:
+        dynamic = (motion_masks(pairs, config) if use_flow
+                   else torch.zeros_like(im_conf, dtype=torch.bool))
     tree = grow_spanning_tree(pairs, im_conf, min_conf_thr=config.min_conf_thr, prior=prior,
-                              stale_focal_edge=config.stale_focal_edge)
-    params = init_scene(pairs, tree, config)
+                              stale_focal_edge=config.stale_focal_edge,
+                              known_focals=None if known.focals is None else known.focals.cpu().numpy())
+    if known.c2w is not None:
+        tree = place_tree_on_poses(tree, known.c2w)
+    params = init_scene(pairs, tree, config, known)
     with torch.no_grad():
         init = SceneState(params.c2w(), params.depths().clone(), params.focals().clone())
         init_pw_pose8, init_pw_scales = params.pw_pose8.clone(), params.pw_scales()

@@ -12,6 +12,7 @@ import torch
 from align3r.align.config import AlignConfig, HierarchyConfig
 from align3r.align.global_align import AlignResult, global_align
 from align3r.align.init import KeyframePrior
+from align3r.align.known import KnownCameras
 from align3r.errors import InputError
 from align3r.geometry import invert_pose
 from align3r.infer.graph import forward_pairs, pair_graph
@@ -124,25 +125,26 @@ def scene_edges(num_frames: int, hierarchy: HierarchyConfig) -> list[np.ndarray]
 
 
 def _align_keyframes(load_pairs: PairLoader, keyframes: np.ndarray, config: AlignConfig,
-                     hierarchy: HierarchyConfig, on_scene: Callable[[int, AlignResult], None] | None
-                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+                     hierarchy: HierarchyConfig, on_scene: Callable[[int, AlignResult], None] | None,
+                     known: KnownCameras) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Keyframe poses (K, 4, 4), focals (K,), depths (K, H, W) and loss curves (S, niter): one
     global scene, or beyond `max_keyframes` a hierarchy of its own over the keyframes."""
     if not _nested(len(keyframes), hierarchy):
         key_edges = keyframe_pairs(len(keyframes), hierarchy)
         key = global_align(replace(load_pairs(keyframes[key_edges]), edges=torch.from_numpy(key_edges)),
-                           config)
+                           config, known=known.subset(keyframes))
         if on_scene is not None:
             on_scene(0, key)
         return key.c2w, key.focals, key.depths, key.loss_curve[None]
     nested = hierarchical_align(lambda edges: load_pairs(keyframes[edges]), len(keyframes), config,
-                                hierarchy)
+                                hierarchy, known=known.subset(keyframes))
     return nested.c2w, nested.focals, nested.depths, nested.loss_curves
 
 
 def hierarchical_align(load_pairs: PairLoader, num_frames: int, config: AlignConfig,
                        hierarchy: HierarchyConfig, *,
-                       on_scene: Callable[[int, AlignResult], None] | None = None) -> HierarchicalResult:
+                       on_scene: Callable[[int, AlignResult], None] | None = None,
+                       known: KnownCameras = KnownCameras()) -> HierarchicalResult:
     """Align a long video scene by scene; only one scene's pairs are in memory at a time.
 
     Args:
@@ -152,21 +154,25 @@ def hierarchical_align(load_pairs: PairLoader, num_frames: int, config: AlignCon
         hierarchy: clip size, pair layout, keyframe levels and stitching.
         on_scene: called with (scene index, result) after each scene: 0 the keyframe scene (when
             it is a single scene), k + 1 clip k.
+        known: what the user knows of the video's frames (global indices). Known poses (fixed
+            or initial) put every scene in their world and scale, so clips are not stitched.
 
     Returns:
         The stitched video.
     """
     keyframes, clip_sizes = clip_plan(num_frames, hierarchy.clip_size)
     key_c2w, key_focals, key_depths, key_curves = _align_keyframes(load_pairs, keyframes, config,
-                                                                   hierarchy, on_scene)
+                                                                   hierarchy, on_scene, known)
+    stitching = hierarchy.stitching if known.c2w is None else "none"
     outputs, curves, scales = [], [key_curves], []
     for k, (start, size) in enumerate(zip(keyframes.tolist(), clip_sizes.tolist())):
         local = forward_pairs(size, stride=hierarchy.clip_stride, symmetrize=hierarchy.symmetrize)
         pairs = replace(load_pairs(local + start), edges=torch.from_numpy(local))
-        clip = global_align(pairs, config, prior=KeyframePrior(key_c2w[k], float(key_focals[k])))
+        clip = global_align(pairs, config, prior=KeyframePrior(key_c2w[k], float(key_focals[k])),
+                            known=known.subset(np.arange(start, start + size)))
         if on_scene is not None:
             on_scene(k + 1, clip)
-        c2w, depths, scale = stitch(clip, key_c2w[k], key_depths[k], hierarchy.stitching)
+        c2w, depths, scale = stitch(clip, key_c2w[k], key_depths[k], stitching)
         outputs.append((c2w, depths, clip.focals, clip.conf, clip.dynamic_masks))
         curves.append(clip.loss_curve[None])
         scales.append(scale)

@@ -180,7 +180,8 @@ def _first_edge(todo: list[tuple[float, int, int]], anchored: bool) -> tuple[int
 
 
 def grow_spanning_tree(pairs: PairPredictions, im_conf: torch.Tensor, *, min_conf_thr: float,
-                       prior: KeyframePrior | None, stale_focal_edge: bool) -> TreeInit:
+                       prior: KeyframePrior | None, stale_focal_edge: bool,
+                       known_focals: np.ndarray | None = None) -> TreeInit:
     """Chain the pairs along the spanning tree into one world frame (§3.2, §3.3, §3.5).
 
     Args:
@@ -189,6 +190,7 @@ def grow_spanning_tree(pairs: PairPredictions, im_conf: torch.Tensor, *, min_con
         min_conf_thr: PnP mask threshold on `im_conf`.
         prior: keyframe seed of a clip (world = keyframe scene), or None (world = a camera).
         stale_focal_edge: official quirk, focal of a frame from the previously processed edge.
+        known_focals: (N,) focal lengths in pixels used instead of estimates (PnP too), or None.
     """
     todo, neg_graph = spanning_tree_order(pairs)
     index = {edge: e for e, edge in enumerate(map(tuple, pairs.edges.tolist()))}
@@ -196,7 +198,7 @@ def grow_spanning_tree(pairs: PairPredictions, im_conf: torch.Tensor, *, min_con
     pp = torch.tensor([pred_i.shape[2] / 2, pred_i.shape[1] / 2], device=pred_i.device)
     pts: list[torch.Tensor | None] = [None] * n
     c2w: list[torch.Tensor | None] = [None] * n
-    focal: list[float | None] = [None] * n
+    focal: list[float | None] = [None] * n if known_focals is None else [float(f) for f in known_focals]
 
     def estimate_focal(e: int) -> float:
         return float(weiszfeld_focal(pred_i[e][None], pp)[0])
