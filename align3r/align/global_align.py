@@ -13,7 +13,8 @@ from align3r.align.config import AlignConfig
 from align3r.align.flow import motion_masks
 from align3r.align.init import KeyframePrior, TreeInit, grow_spanning_tree, weighted_umeyama
 from align3r.align.known import KnownCameras, gauge, place_tree_on_poses
-from align3r.align.objective import alignment_loss, ego_flow, masked_flow_loss, temporal_loss
+from align3r.align.objective import (FlowTarget, alignment_loss, ego_flow_loss, ego_warp, flow_target,
+                                      temporal_loss)
 from align3r.align.scene import FOCAL_BREAK, SceneParams, encode_rigid
 from align3r.errors import InputError
 from align3r.geometry import transform_points, unproject_depth
@@ -129,22 +130,26 @@ def pair_tensors(pairs: PairPredictions) -> tuple[torch.Tensor, torch.Tensor]:
     return pts.transpose(2, 3).contiguous(), log_conf
 
 
+def flow_targets(pairs: PairPredictions, static: torch.Tensor) -> FlowTarget:
+    """The flows i -> j (group 0) and j -> i (group 1) of every edge on static pixels, given
+    `static` (N, H, W) bool."""
+    edges = pairs.edges
+    return flow_target([edges, edges.flip(1)], [pairs.flow_ij, pairs.flow_ji],
+                       [static[edges[:, 0]], static[edges[:, 1]]])
+
+
 def scene_loss(params: SceneParams, pairs: PairPredictions, pair_data: tuple[torch.Tensor, torch.Tensor],
-               config: AlignConfig, static: torch.Tensor | None) -> torch.Tensor:
-    """Total loss (§4.6) given `pair_tensors(pairs)`; the flow term only when `static` (N, H, W)
-    bool is given."""
+               config: AlignConfig, flows: FlowTarget | None) -> torch.Tensor:
+    """Total loss (§4.6) given `pair_tensors(pairs)`; the flow term only when `flows`
+    (`flow_targets`) is given."""
     c2w = params.c2w()
     loss = alignment_loss(params.pts3d_world(c2w), params.edge2w(), pairs.edges, *pair_data)
     if config.temporal_weight > 0:
         loss = loss + config.temporal_weight * temporal_loss(c2w, config.translation_weight)
-    if static is not None:
-        k, depths = params.intrinsics(), params.depths()
-        ei, ej = pairs.edges[:, 0], pairs.edges[:, 1]
-        flow_i = masked_flow_loss(ego_flow(c2w[ei], c2w[ej], k[ei], k[ej], depths[ei]),
-                                  pairs.flow_ij, static[ei], config.pxl_thre)
-        flow_j = masked_flow_loss(ego_flow(c2w[ej], c2w[ei], k[ej], k[ei], depths[ej]),
-                                  pairs.flow_ji, static[ej], config.pxl_thre)
-        flow = flow_i + flow_j
+    if flows is not None:
+        k, disparity = params.intrinsics(), 1 / (torch.exp(params.log_depth) + 1e-6)  # (N, HW)
+        warp = ego_warp(c2w[flows.src], c2w[flows.dst], k[flows.src], k[flows.dst])
+        flow = ego_flow_loss(*warp, disparity, flows, config.pxl_thre)
         if config.flow_loss_thre > 0 and float(flow.detach()) > config.flow_loss_thre:
             return loss  # dropped for this iteration (cloud_opt_flow/optimizer.py, forward)
         loss = loss + config.flow_weight * flow
@@ -221,15 +226,15 @@ def global_align(pairs: PairPredictions, config: AlignConfig, *,
         init = SceneState(params.c2w(), params.depths().clone(), params.focals().clone())
         init_pw_pose8, init_pw_scales = params.pw_pose8.clone(), params.pw_scales()
     pair_data = pair_tensors(pairs)
-    optimizer = torch.optim.Adam(params.parameters(), lr=config.lr, betas=(0.9, 0.9))
+    optimizer = torch.optim.Adam(params.parameters(), lr=config.lr, betas=(0.9, 0.9), fused=True)
     curve = torch.zeros(config.niter, dtype=torch.float32)
     flow_from = config.niter * config.flow_start
+    flows = flow_targets(pairs, ~dynamic) if use_flow else None
     for iteration in range(config.niter):
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(config, iteration)
         optimizer.zero_grad()
-        static = ~dynamic if use_flow and iteration >= flow_from else None
-        loss = scene_loss(params, pairs, pair_data, config, static)
+        loss = scene_loss(params, pairs, pair_data, config, flows if iteration >= flow_from else None)
         loss.backward()
         optimizer.step()
         curve[iteration] = loss.detach()

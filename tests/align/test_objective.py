@@ -5,8 +5,11 @@ import math
 import pytest
 import roma
 import torch
+import torch.nn.functional as F
 
-from align3r.align.objective import alignment_loss, ego_flow, masked_flow_loss, temporal_loss
+from align3r.align import objective
+from align3r.align.objective import (alignment_loss, ego_flow, ego_flow_loss, ego_warp, flow_target,
+                                     homogeneous_pixels, temporal_loss)
 from align3r.align.scene import decode_rigid, encode_rigid, signed_expm1, signed_log1p
 
 
@@ -47,6 +50,15 @@ def test_alignment_loss_zero_when_pairs_agree_and_weighted_mean_otherwise():
     assert float(loss) == pytest.approx(0.5 * float(conf[1, 0].sum()) / 12)
 
 
+def test_alignment_loss_gradient_is_zero_at_a_zero_residual_even_with_large_weights():
+    world = torch.zeros(2, 3, 4, requires_grad=True)
+    edge2w = torch.eye(4).expand(1, 4, 4).clone().requires_grad_()
+    loss = alignment_loss(world, edge2w, torch.tensor([[0, 1]]), torch.zeros(1, 2, 3, 4),
+                          torch.full((1, 2, 4), 50.0))
+    loss.backward()
+    assert float(loss.detach()) == 0 and not world.grad.any() and not edge2w.grad.any()
+
+
 def test_temporal_loss_known_answer():
     c2w = torch.stack([_pose([0, 0, 0], [0, 0, 0]), _pose([0, 0, 0.3], [1.0, 2.0, 2.0])])
     expected = math.sqrt(2 * ((1 - math.cos(0.3)) ** 2 + math.sin(0.3) ** 2)) + 0.5 * 3.0
@@ -67,21 +79,107 @@ def test_ego_flow_of_a_sideways_translation_is_focal_baseline_over_depth():
     assert float((flow[0, 0] + 2.5).abs().max()) < 1e-4  # f b / D
 
 
-def test_masked_flow_loss_ignores_dynamic_and_capped_pixels():
-    ego = torch.zeros(1, 2, 2, 2)
+def _still_camera_warp(rows):
+    """Warp of a camera that does not move: ego flow (u, v) / (1 + 1e-6) - (u, v), ~1e-5 px."""
+    return torch.eye(3).expand(rows, 3, 3), torch.zeros(rows, 3, 1)
+
+
+def test_ego_flow_loss_ignores_dynamic_and_capped_pixels_and_sums_group_means():
     flow = torch.tensor([[[[0.5, 100.0], [3.0, 0.0]], [[0.0, 0.0], [0.0, 9.0]]]])
     static = torch.tensor([[[True, True], [True, False]]])
-    # kept elements: (0.5 -> 0.125), 0, (3 -> 2.5), and the three zeros of channel 1; 100 capped
-    assert float(masked_flow_loss(ego, flow, static, 50.0)) == pytest.approx((0.125 + 2.5) / 5)
+    edges = torch.tensor([[0, 1]])
+    target = flow_target([edges, edges.flip(1)], [flow, torch.full_like(flow, 0.2)],
+                         [static, torch.ones_like(static)])
+    # group 0 kept: (0.5 -> 0.125), 0, (3 -> 2.5), and the three zeros of channel 1; 100 capped
+    # group 1: smooth-L1 of 0.2 on all 8 elements
+    loss = ego_flow_loss(*_still_camera_warp(2), torch.ones(2, 4), target, 50.0)
+    assert float(loss) == pytest.approx((0.125 + 2.5) / 5 + 0.5 * 0.2 ** 2, abs=1e-4)
 
 
-def test_alignment_loss_gradcheck():
-    """The hand-written backward against finite differences, in both inputs."""
+def _flow_case(dtype=torch.float64):
+    """Three frames, both directions of two edges, a moving patch and a capped outlier."""
+    gen = torch.Generator().manual_seed(3)
+    c2w = torch.stack([_pose([0, 0, 0], [0, 0, 0], dtype), _pose([0.02, -0.03, 0.01], [0.2, 0.05, 0], dtype),
+                       _pose([-0.01, 0.04, 0], [0.1, -0.1, 0.05], dtype)])
+    k = torch.tensor([[20.0, 0, 4], [0, 20, 3], [0, 0, 1]], dtype=dtype).expand(3, 3, 3)
+    depth = 2 + torch.rand(3, 6, 8, generator=gen, dtype=dtype)
+    edges = torch.tensor([[0, 1], [2, 1]])
+    flow = 3 * torch.randn(2, 2, 6, 8, generator=gen, dtype=dtype)
+    flow[0, 0, 0, 0] = 200.0  # capped by pxl_thre
+    static = torch.ones(2, 6, 8, dtype=torch.bool)
+    static[1, 2:4, 3:6] = False
+    target = flow_target([edges, edges.flip(1)], [flow, flow.flip(0)], [static, static.flip(0)])
+    return c2w, k, depth, target
+
+
+def _reference_flow_loss(c2w, k, depth, target, pxl_thre):
+    """The official composition: ego flow, masked smooth-L1, per-direction mean, summed."""
+    height, width = depth.shape[1:]
+    src, dst = target.src, target.dst
+    ego = ego_flow(c2w[src], c2w[dst], k[src], k[dst], depth[src]).flatten(2)
+    mask = target.static[:, None]
+    rho = F.smooth_l1_loss(ego * mask, target.flow_static, reduction="none", beta=1.0)
+    keep = (rho < pxl_thre) * mask
+    return sum((rho * keep)[target.group == g].sum() / keep[target.group == g].sum() for g in (0, 1))
+
+
+@pytest.mark.parametrize("block_elements", [48, 1 << 20])  # one row per block, one block
+def test_ego_flow_loss_matches_the_official_composition_with_its_gradient(monkeypatch, block_elements):
+    monkeypatch.setattr(objective, "_BLOCK_ELEMENTS", block_elements)
+    c2w, k, depth, target = _flow_case()
+    c2w.requires_grad_()
+    depth.requires_grad_()
+    expected = _reference_flow_loss(c2w, k, depth, target, 50.0)
+    grads_expected = torch.autograd.grad(expected, (c2w, depth))
+    disparity = 1 / (depth.flatten(1) + 1e-6)
+    loss = ego_flow_loss(*ego_warp(c2w[target.src], c2w[target.dst], k[target.src], k[target.dst]),
+                         disparity, target, 50.0)
+    torch.testing.assert_close(loss, expected)
+    for ours, theirs in zip(torch.autograd.grad(loss, (c2w, depth)), grads_expected):
+        torch.testing.assert_close(ours, theirs)
+
+
+def test_ego_flow_loss_gradcheck(monkeypatch):
+    """The hand-written backward against finite differences, in all three inputs."""
+    monkeypatch.setattr(objective, "_BLOCK_ELEMENTS", 288)  # two rows per block
+    c2w, k, depth, target = _flow_case()
+    proj, offset = (x.detach().requires_grad_() for x in
+                    ego_warp(c2w[target.src], c2w[target.dst], k[target.src], k[target.dst]))
+    disparity = (1 / (depth.flatten(1) + 1e-6)).requires_grad_()
+    assert torch.autograd.gradcheck(lambda p, o, d: ego_flow_loss(p, o, d, target, 50.0),
+                                    (proj, offset, disparity))
+
+
+def test_homogeneous_pixels_row_major():
+    pix = homogeneous_pixels(2, 3, torch.zeros(()))
+    torch.testing.assert_close(pix, torch.tensor([[0.0, 1, 2, 0, 1, 2], [0, 0, 0, 1, 1, 1], [1] * 6]))
+
+
+@pytest.mark.parametrize("block_elements", [12, 1 << 20])  # one edge per block, one block
+def test_alignment_loss_gradcheck(monkeypatch, block_elements):
+    """The hand-written gradient against finite differences, in both inputs."""
+    monkeypatch.setattr(objective, "_BLOCK_ELEMENTS", block_elements)
     gen = torch.Generator().manual_seed(1)
     pts = torch.randn(3, 3, 4, generator=gen, dtype=torch.float64, requires_grad=True)
-    edge2w = torch.stack([_pose([0.1, 0.2, 0.3], [0.5, 0, 0]), _pose([0, -0.2, 0], [0, 1, 0])])
+    edge2w = torch.stack([_pose([0.1, 0.2, 0.3], [0.5, 0, 0]), _pose([0, -0.2, 0], [0, 1, 0]),
+                          _pose([0.3, 0, -0.1], [0, 0, 2])])
     edge2w = (edge2w * 1.3).requires_grad_()
-    pairs = torch.randn(2, 2, 3, 4, generator=gen, dtype=torch.float64)
-    conf = torch.rand(2, 2, 4, generator=gen, dtype=torch.float64)
-    edges = torch.tensor([[0, 1], [2, 0]])
+    pairs = torch.randn(3, 2, 3, 4, generator=gen, dtype=torch.float64)
+    conf = torch.rand(3, 2, 4, generator=gen, dtype=torch.float64)
+    edges = torch.tensor([[0, 1], [2, 0], [1, 2]])
     assert torch.autograd.gradcheck(lambda p, s: alignment_loss(p, s, edges, pairs, conf), (pts, edge2w))
+
+
+def test_alignment_loss_blocks_sum_like_one_block(monkeypatch):
+    gen = torch.Generator().manual_seed(2)
+    world = torch.randn(4, 3, 10, generator=gen, requires_grad=True)
+    edge2w = (torch.eye(4) + 0.1 * torch.randn(5, 4, 4, generator=gen)).requires_grad_()
+    edges = torch.tensor([[0, 1], [1, 2], [2, 3], [3, 0], [1, 3]])
+    pairs, conf = torch.randn(5, 2, 3, 10, generator=gen), torch.rand(5, 2, 10, generator=gen)
+    results = []
+    for block_elements in (120, 1 << 20):  # two edges per block (the last one alone), one block
+        monkeypatch.setattr(objective, "_BLOCK_ELEMENTS", block_elements)
+        loss = alignment_loss(world, edge2w, edges, pairs, conf)
+        results.append((loss, *torch.autograd.grad(loss, (world, edge2w))))
+    for blocked, single in zip(*results):
+        torch.testing.assert_close(blocked, single)
