@@ -12,6 +12,9 @@ from align3r.align.init import TreeInit
 from align3r.geometry import invert_pose, transform_points
 from align3r.infer.store import PairPredictions
 
+MIN_BASELINE = 0.01
+"""Camera centres spreading less than this fraction of the scene depth do not set the scale."""
+
 
 @dataclass(frozen=True)
 class KnownCameras:
@@ -60,8 +63,10 @@ def place_tree_on_poses(tree: TreeInit, c2w: torch.Tensor) -> TreeInit:
 
     Each frame's points keep their shape in their own camera (the tree's depth map) and are
     carried by the known pose; one scale for all, the ratio of the RMS spreads of the known and
-    the tree's camera centres (1 when either does not spread, e.g. a camera that only rotates).
-    Depths stay consistent with the pair predictions whatever the tree's pose errors.
+    the tree's camera centres. When the tree's cameras spread less than `MIN_BASELINE` of the
+    median depth, the centres (PnP-noisy, nearly equal) say nothing about the scale and the
+    pairs' own scale is kept (1). Depths stay consistent with the pair predictions whatever the
+    tree's pose errors.
 
     Args:
         tree: the spanning tree's result (world = one of its cameras).
@@ -70,11 +75,11 @@ def place_tree_on_poses(tree: TreeInit, c2w: torch.Tensor) -> TreeInit:
     Returns:
         The tree with its points in the known world and `c2w` as its poses.
     """
+    pts3d_in_cam = transform_points(invert_pose(tree.c2w), tree.pts3d_world)  # (N, H, W, 3)
     src, dst = tree.c2w[:, :3, 3], c2w[:, :3, 3]  # (N, 3) camera centres
     spread_src, spread_dst = (float((x - x.mean(dim=0)).square().sum(dim=-1).mean().sqrt()) for x in (src, dst))
-    tiny = 1e-9 * max(float(src.abs().max()), float(dst.abs().max()), 1.0)
-    scale = spread_dst / spread_src if min(spread_src, spread_dst) > tiny else 1.0
-    pts3d_in_cam = transform_points(invert_pose(tree.c2w), tree.pts3d_world)  # (N, H, W, 3)
+    moving = spread_src > MIN_BASELINE * float(pts3d_in_cam[..., 2].median()) and spread_dst > 0
+    scale = spread_dst / spread_src if moving else 1.0
     return TreeInit(transform_points(c2w, scale * pts3d_in_cam), c2w, tree.focals, tree.mst_edges)
 
 
