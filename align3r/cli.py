@@ -118,10 +118,22 @@ def _add_run(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run in OUT")
     parser.add_argument("--overwrite", action="store_true", help="replace the results in OUT")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    known = parser.add_argument_group("known cameras and masks (held fixed unless said otherwise)")
+    known.add_argument("--focal", type=float, help="focal length in pixels of the input frames (centred principal point)")
+    known.add_argument("--intrinsics", type=Path,
+                       help="text file: one 3x3 K, rows of 9 (K per frame, like pred_intrinsics.txt) or of 4 (fx fy cx cy)")
+    known.add_argument("--poses", type=Path, help="trajectory file, one camera-to-world pose per frame read")
+    known.add_argument("--poses-format", choices=["tum", "official"],
+                       help="tum: t x y z qx qy qz qw (trajectory_tum.txt, default); official: qw first (pred_traj.txt)")
+    known.add_argument("--poses-mode", choices=["fixed", "init"],
+                       help="fixed: returned unchanged, the scene in their scale (default); init: optimised from them")
+    known.add_argument("--masks", type=Path,
+                       help="folder of one dynamic-mask image per frame (same stem; nonzero = moving), replacing ours")
 
 
 def _run_run(args: argparse.Namespace) -> int:
     from align3r.io.video import FrameSelection
+    from align3r.known import KnownFiles
     from align3r.reconstruct import ReconstructConfig
     from align3r.run import JobOptions, run_video
 
@@ -129,8 +141,10 @@ def _run_run(args: argparse.Namespace) -> int:
                                preset=args.preset, niter=args.niter, flow=args.flow, batch_size=args.batch_size)
     selection = FrameSelection(stride=args.stride, max_frames=args.max_frames, start_time=args.start_time)
     options = JobOptions(resume=args.resume, overwrite=args.overwrite, device=args.device)
+    known = KnownFiles(focal=args.focal, intrinsics=args.intrinsics, poses=args.poses, poses_format=args.poses_format,
+                       poses_mode=args.poses_mode, masks=args.masks)
     rec = run_video(args.input, args.out, model=args.model, prior=args.prior, config=config,
-                    selection=selection, options=options)
+                    selection=selection, options=options, known=known)
     height, width = rec.depths.shape[1:]
     print(f"reconstructed {rec.num_frames} frames ({width}x{height}, {rec.meta['mode']} alignment) in "
           f"{rec.meta['total_s']:.1f} s -> {args.out}")

@@ -25,12 +25,14 @@ from align3r.align.config import PRESETS as ALIGN_PRESETS
 from align3r.align.flow import estimate_flow
 from align3r.align.global_align import global_align
 from align3r.align.hierarchical import hierarchical_align
+from align3r.align.known import KnownCameras
 from align3r.errors import InputError, ReconstructionError
 from align3r.geometry import nearest_rotation
 from align3r.infer.graph import pair_graph
 from align3r.infer.preprocess import frame_transform, prepare_views, resize_rgb
 from align3r.infer.runner import infer_pairs
 from align3r.infer.store import PairPredictions, PairStore
+from align3r.known import KnownInputs
 from align3r.model.network import Align3RNet
 from align3r.prior.base import DepthPrior, PriorMap
 from align3r.quality import quality_report
@@ -139,7 +141,8 @@ class _PairSource:
 
 
 def reconstruct(frames: np.ndarray, model: Align3RNet, prior: DepthPrior, config: ReconstructConfig = ReconstructConfig(),
-                *, names: Sequence[str] | None = None, cache_dir: str | os.PathLike | None = None) -> Reconstruction:
+                *, names: Sequence[str] | None = None, cache_dir: str | os.PathLike | None = None,
+                known: KnownInputs | None = None) -> Reconstruction:
     """Consistent depth, cameras and motion masks of a video.
 
     Args:
@@ -149,6 +152,8 @@ def reconstruct(frames: np.ndarray, model: Align3RNet, prior: DepthPrior, config
         config: how to reconstruct.
         names: N frame names (default `frame_NNNNNN`); file priors are matched by them.
         cache_dir: where pair predictions are kept between runs (default: a temporary folder).
+        known: intrinsics, poses and motion masks the user knows (see `KnownInputs`); fixed
+            poses and known intrinsics come back unchanged (intrinsics on the network grid).
 
     Returns:
         The reconstruction at the network's resolution (see `Reconstruction`).
@@ -162,6 +167,7 @@ def reconstruct(frames: np.ndarray, model: Align3RNet, prior: DepthPrior, config
     prior_map = prior.estimate(frames, names)
     timings["prior_s"] = time.perf_counter() - start
     transform = frame_transform(*frames.shape[1:3], size=config.size, crop=config.crop)
+    cameras = KnownCameras() if known is None else known.on_network_grid(transform, len(frames))
     net_images = np.stack([resize_rgb(f, transform) for f in frames])
     height, width = net_images.shape[1:3]
     mode = choose_mode(len(frames), height, width, config, device)
@@ -176,19 +182,23 @@ def reconstruct(frames: np.ndarray, model: Align3RNet, prior: DepthPrior, config
         source = _PairSource(model, frames, prior_map, net_images, store, config, device)
         start = time.perf_counter()
         if mode == "global":
-            result = global_align(source(pair_graph(len(frames), config.graph)), align_config)
+            result = global_align(source(pair_graph(len(frames), config.graph)), align_config, known=cameras)
         else:
-            result = hierarchical_align(source, len(frames), align_config, hierarchy)
+            result = hierarchical_align(source, len(frames), align_config, hierarchy, known=cameras)
         timings["pairs_and_align_s"] = time.perf_counter() - start
         if not (torch.isfinite(result.c2w).all() and torch.isfinite(result.depths).all()):
             raise ReconstructionError("alignment produced non-finite cameras or depths: the network's pair "
                                       "predictions are unusable (wrong or untrained model for this prior?)")
         meta = {"mode": mode, "config": asdict(config), "prior": {"name": prior.name, "kind": prior_map.kind},
-                "model": model_fingerprint(model), "input_size": list(frames.shape[1:3]), "timings": timings}
+                "model": model_fingerprint(model), "input_size": list(frames.shape[1:3]), "timings": timings,
+                "known": None if known is None else known.summary()}
+        fixed_c2w = None if known is None else known.fixed_c2w
+        known_k = None if known is None else known.network_intrinsics(transform)
         rec = Reconstruction(images=net_images, depths=result.depths.float().cpu().numpy(),
                              conf=result.conf.float().cpu().numpy(),
-                             poses_c2w=_rigid(result.c2w.double().cpu()),
-                             intrinsics=_intrinsics(result.focals.double().cpu().numpy(), height, width),
+                             poses_c2w=_rigid(result.c2w.double().cpu()) if fixed_c2w is None else fixed_c2w.copy(),
+                             intrinsics=(_intrinsics(result.focals.double().cpu().numpy(), height, width)
+                                         if known_k is None else known_k),
                              dynamic_masks=result.dynamic_masks.cpu().numpy().astype(bool), names=names, meta=meta)
         edges = np.unique(np.concatenate(source.asked), axis=0)
         meta["quality"] = quality_report(rec, edges, store.load)

@@ -15,6 +15,7 @@ import torch
 from align3r.errors import Align3rError, InputError
 from align3r.io.results import MANIFEST
 from align3r.io.video import FrameSelection, read_frames
+from align3r.known import KnownFiles
 from align3r.model.checkpoint import load_model
 from align3r.prior import CachedPrior, PriorCache, load_prior
 from align3r.reconstruct import ReconstructConfig, reconstruct
@@ -65,11 +66,11 @@ def check_output_folder(out: Path, options: JobOptions) -> None:
 
 def run_video(source: str | os.PathLike, out: str | os.PathLike, *, model: str, prior: str,
               config: ReconstructConfig = ReconstructConfig(), selection: FrameSelection = FrameSelection(),
-              options: JobOptions = JobOptions()) -> Reconstruction:
+              options: JobOptions = JobOptions(), known: KnownFiles = KnownFiles()) -> Reconstruction:
     """Reconstruct a video file, image folder or glob into the output folder `out`.
 
     Everything that can be checked is checked before the folder is created: the input frames,
-    the model and the prior load first. Priors and pair predictions are cached under
+    the known intrinsics, poses and masks (`known`), the model and the prior load first. Priors and pair predictions are cached under
     `out/.cache`, so a rerun with `resume` after an interruption recomputes nothing cached.
 
     Raises:
@@ -79,6 +80,7 @@ def run_video(source: str | os.PathLike, out: str | os.PathLike, *, model: str, 
     check_output_folder(out, options)
     device = pick_device(options.device)
     images, names = read_frames(source, selection)
+    known_inputs = known.load(names, images.shape[1:3])
     network = load_model(model, device=device)
     estimator = load_prior(prior, device=device)
     start = time.perf_counter()
@@ -87,7 +89,7 @@ def run_video(source: str | os.PathLike, out: str | os.PathLike, *, model: str, 
     cache.mkdir(parents=True, exist_ok=True)
     try:
         rec = reconstruct(images, network, CachedPrior(estimator, PriorCache(cache / "priors")), config,
-                          names=names, cache_dir=cache)
+                          names=names, cache_dir=cache, known=known_inputs)
     except (Align3rError, torch.cuda.OutOfMemoryError) as err:
         if created:  # a user mistake found late (e.g. a bad prior file) leaves nothing behind
             shutil.rmtree(out, ignore_errors=True)

@@ -3,12 +3,13 @@
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from align3r.cli import main
 from align3r.data.synthetic import SynthConfig, generate_sequence, write_sequence
 from align3r.infer import runner
 from align3r.infer.store import PairStore
-from align3r.io.trajectory import read_trajectory
+from align3r.io.trajectory import read_trajectory, write_trajectory
 from align3r.geometry import invert_pose, transform_points, unproject_depth
 from align3r.model.config import PRESETS
 from align3r.model.network import Align3RNet, PairPrediction
@@ -165,3 +166,61 @@ def test_quality_report_flags_a_corrupted_frame(job, tmp_path, monkeypatch, orac
     assert run(job, tmp_path / "out") == 0
     flagged = Reconstruction.load(tmp_path / "out").meta["quality"]["flagged"]
     assert list(flagged) == ["000003"] and "low confidence" in flagged["000003"]
+
+
+def write_known(sequence, tmp) -> dict[str, str]:
+    """The sequence's exact intrinsics (rows of 9), poses (TUM) and a mask folder (a box per frame)."""
+    np.savetxt(tmp / "K.txt", sequence.intrinsics.reshape(-1, 9))
+    write_trajectory(tmp / "traj.txt", np.arange(6), sequence.poses_c2w, fmt="tum")
+    (tmp / "masks").mkdir()
+    for i in range(6):
+        mask = np.zeros((48, 64), np.uint8)
+        mask[10:20, 5 * i:5 * i + 12] = 255
+        Image.fromarray(mask).save(tmp / "masks" / f"{i:06d}.png")
+    return {"intrinsics": str(tmp / "K.txt"), "poses": str(tmp / "traj.txt"), "masks": str(tmp / "masks")}
+
+
+@pytest.mark.parametrize("mode", ["global", "hierarchical"])
+def test_known_intrinsics_fixed_poses_and_masks_come_back_unchanged(job, sequence, tmp_path, mode):
+    files = write_known(sequence, tmp_path)
+    assert run(job, tmp_path / "out", "--mode", mode, "--intrinsics", files["intrinsics"], "--poses", files["poses"],
+               "--poses-mode", "fixed", "--masks", files["masks"]) == 0
+    rec = Reconstruction.load(tmp_path / "out")
+    _, given = read_trajectory(files["poses"], fmt="tum")
+    np.testing.assert_allclose(rec.poses_c2w, given, rtol=0, atol=1e-15)  # float64 round trip only
+    np.testing.assert_array_equal(rec.intrinsics, sequence.intrinsics)
+    masks = np.stack([np.asarray(Image.open(tmp_path / "masks" / f"{i:06d}.png")) > 0 for i in range(6)])
+    np.testing.assert_array_equal(rec.dynamic_masks, masks)
+    assert rec.meta["known"] == {"intrinsics": True, "poses": "fixed", "dynamic_masks": True}
+    # this camera barely moves (mm), so the scale stays the exact pairs' own (metric): no scale fitted
+    assert np.median(np.abs(rec.depths / sequence.depths - 1)) < 0.02
+
+
+def _rewrite(path, text):
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.mark.parametrize("make,message", [
+    (lambda f, tmp: ["--intrinsics", str(tmp / "none.txt")], "cannot read intrinsics"),
+    (lambda f, tmp: ["--intrinsics", _rewrite(tmp / "K2.txt", "1 0 32 0 1 24 0 0 1\n" * 2)], "2 intrinsics for 6 frames"),
+    (lambda f, tmp: ["--intrinsics", _rewrite(tmp / "Knan.txt", "nan 0 32 0 50 24 0 0 1\n")], "NaN or infinite"),
+    (lambda f, tmp: ["--intrinsics", _rewrite(tmp / "K5.txt", "1 2 3 4 5\n")], "expected one 3x3 K"),
+    (lambda f, tmp: ["--intrinsics", _rewrite(tmp / "Kneg.txt", "-50 -50 32 24\n")], "focal lengths must be positive"),
+    (lambda f, tmp: ["--intrinsics", _rewrite(tmp / "Kskew.txt", "50 1 32 0 50 24 0 0 1\n")], "skewed"),
+    (lambda f, tmp: ["--focal", "-3"], "--focal must be a positive"),
+    (lambda f, tmp: ["--focal", "50", "--intrinsics", f["intrinsics"]], "not both"),
+    (lambda f, tmp: ["--poses", str(tmp / "none.txt")], "cannot read trajectory"),
+    (lambda f, tmp: ["--poses", _rewrite(tmp / "t5.txt", "0 0 0 0 0 0 0 1\n" * 5)], "5 poses for 6 frames"),
+    (lambda f, tmp: ["--poses", _rewrite(tmp / "tinf.txt", "0 inf 0 0 0 0 0 1\n" * 6)], "8 finite numbers"),
+    (lambda f, tmp: ["--poses", _rewrite(tmp / "tq.txt", "0 0 0 0 0 0 0 2\n" * 6)], "is not a rotation"),
+    (lambda f, tmp: ["--poses-mode", "init"], "need --poses FILE"),
+    (lambda f, tmp: ["--masks", str(tmp / "nomasks")], "mask folder not found"),
+    (lambda f, tmp: ["--masks", (tmp / "masks" / "000003.png").unlink() or f["masks"]], "no mask for frame '000003'"),
+    (lambda f, tmp: ["--masks", _rewrite(tmp / "masks" / "000002.png", "not a png") and f["masks"]], "unreadable mask"),
+])
+def test_bad_known_input_is_one_line_and_writes_nothing(job, sequence, tmp_path, capsys, make, message):
+    files = write_known(sequence, tmp_path)
+    assert run(job, tmp_path / "out", *make(files, tmp_path)) == 2
+    assert message in one_line(capsys)
+    assert not (tmp_path / "out").exists()

@@ -21,6 +21,8 @@ from align3r.geometry import (check_shape, qwxyz_to_qxyzw, qxyzw_to_qwxyz, qxyzw
 
 TrajectoryFormat = Literal["official", "tum"]
 FORMATS: tuple[TrajectoryFormat, ...] = ("official", "tum")
+UNIT_TOLERANCE = 1e-3
+"""Largest | |q| - 1 | read as a rotation (files with 4 decimals are within ~1e-4)."""
 
 
 def c2w_to_rows(timestamps: np.ndarray, c2w: np.ndarray, *, fmt: TrajectoryFormat) -> np.ndarray:
@@ -65,7 +67,8 @@ def read_trajectory(path: str | Path, *, fmt: TrajectoryFormat) -> tuple[np.ndar
         timestamps (N,) float64 and c2w (N, 4, 4) float64.
 
     Raises:
-        InputError: missing file, a line without 8 numbers, non-finite values, a zero quaternion.
+        InputError: missing file, a line without 8 numbers, non-finite values, a quaternion of
+            norm other than 1.
     """
     path = Path(path)
     if fmt not in FORMATS:
@@ -86,6 +89,9 @@ def read_trajectory(path: str | Path, *, fmt: TrajectoryFormat) -> tuple[np.ndar
         if len(row) != 8 or not np.all(np.isfinite(row)) or not any(row[4:]):
             raise InputError(f"{path}:{number}: expected 8 finite numbers 't x y z' + a non-zero "
                              f"quaternion ({fmt} order), got {line.strip()!r}")
+        norm = float(np.linalg.norm(row[4:]))
+        if abs(norm - 1) > UNIT_TOLERANCE:
+            raise InputError(f"{path}:{number}: quaternion of norm {norm:.6g} is not a rotation (unit norm)")
         rows.append(row)
     if not rows:
         raise InputError(f"trajectory {path} holds no poses")
