@@ -132,8 +132,17 @@ def pair_tensors(pairs: PairPredictions) -> tuple[torch.Tensor, torch.Tensor]:
 
 def flow_targets(pairs: PairPredictions, static: torch.Tensor) -> FlowTarget:
     """The flows i -> j (group 0) and j -> i (group 1) of every edge on static pixels, given
-    `static` (N, H, W) bool."""
+    `static` (N, H, W) bool.
+
+    When every j -> i flow is the i -> j flow of the reverse edge (one flow per ordered pair of
+    frames, as the official RAFT step and `estimate_flow` give), group 1 holds the rows of
+    group 0 again and has the same mean: group 0 alone is kept, counted twice.
+    """
     edges = pairs.edges
+    row = {pair: k for k, pair in enumerate(map(tuple, edges.tolist()))}
+    reverse = [row.get((j, i)) for i, j in edges.tolist()]
+    if None not in reverse and torch.equal(pairs.flow_ji, pairs.flow_ij[torch.tensor(reverse)]):
+        return flow_target([edges], [pairs.flow_ij], [static[edges[:, 0]]], weights=[2.0])
     return flow_target([edges, edges.flip(1)], [pairs.flow_ij, pairs.flow_ji],
                        [static[edges[:, 0]], static[edges[:, 1]]])
 
@@ -226,7 +235,7 @@ def global_align(pairs: PairPredictions, config: AlignConfig, *,
         init = SceneState(params.c2w(), params.depths().clone(), params.focals().clone())
         init_pw_pose8, init_pw_scales = params.pw_pose8.clone(), params.pw_scales()
     pair_data = pair_tensors(pairs)
-    optimizer = torch.optim.Adam(params.parameters(), lr=config.lr, betas=(0.9, 0.9), fused=True)
+    optimizer = torch.optim.Adam(params.parameters(), lr=config.lr, betas=(0.9, 0.9), foreach=True)
     curve = torch.zeros(config.niter, dtype=torch.float32)
     flow_from = config.niter * config.flow_start
     flows = flow_targets(pairs, ~dynamic) if use_flow else None

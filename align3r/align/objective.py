@@ -182,7 +182,7 @@ def ego_flow(c2w_i: torch.Tensor, c2w_j: torch.Tensor, k_i: torch.Tensor, k_j: t
 class FlowTarget:
     """The measured flows of directed edges on their source frames' static pixels, made once
     per scene (`flow_target`). Rows are grouped (the official i -> j and j -> i halves): the
-    loss is the sum over groups of each group's mean.
+    loss is the weighted sum over groups of each group's mean.
 
     Attributes:
         src: (D,) int64 source frame of each row's flow.
@@ -191,7 +191,8 @@ class FlowTarget:
         static: (D, P) float 1 on static pixels of the source frame, 0 on moving ones.
         flow_static: (D, 2, P) measured flow (pixels, channel 0 = x) times `static`.
         pixels: (3, P) `[u, v, 1]` of the source pixels (`homogeneous_pixels`).
-        num_groups: G.
+        group_weights: (G,) weight of each group's mean (2 for a group standing for two equal
+            ones).
     """
 
     src: torch.Tensor
@@ -200,24 +201,28 @@ class FlowTarget:
     static: torch.Tensor
     flow_static: torch.Tensor
     pixels: torch.Tensor
-    num_groups: int
+    group_weights: torch.Tensor
 
 
-def flow_target(edges: torch.Tensor, flows: list[torch.Tensor], statics: list[torch.Tensor]) -> FlowTarget:
+def flow_target(edges: list[torch.Tensor], flows: list[torch.Tensor], statics: list[torch.Tensor],
+                weights: list[float] | None = None) -> FlowTarget:
     """`FlowTarget` of G groups of directed edges.
 
     Args:
         edges: G tensors (E_g, 2) int64, (source, target) frames of each group's rows.
         flows: G tensors (E_g, 2, H, W), the measured flows source -> target.
         statics: G tensors (E_g, H, W) bool, static pixels of the source frames.
+        weights: G weights of the groups' means; all 1 when None.
     """
     directed = torch.cat(edges)
     flow = torch.cat(flows).flatten(2)  # (D, 2, P)
     static = torch.cat(statics).flatten(1).to(flow.dtype)  # (D, P)
     group = torch.cat([torch.full((len(e),), g, device=directed.device) for g, e in enumerate(edges)])
     height, width = flows[0].shape[-2:]
+    group_weights = torch.tensor([1.0] * len(edges) if weights is None else weights, dtype=flow.dtype,
+                                 device=flow.device)
     return FlowTarget(directed[:, 0], directed[:, 1], group, static, flow * static[:, None],
-                      homogeneous_pixels(height, width, flow), len(edges))
+                      homogeneous_pixels(height, width, flow), group_weights)
 
 
 class _EgoFlowLoss(torch.autograd.Function):
@@ -232,7 +237,7 @@ class _EgoFlowLoss(torch.autograd.Function):
         num_frames = len(disparity)
         grad_proj = proj.new_empty(num_rows * 3, 3)
         grad_offset_t = offset.new_empty(num_rows, 1, 3)
-        grad_disparity = disparity.new_zeros(target.num_groups * num_frames, num_points)
+        grad_disparity = disparity.new_zeros(len(target.group_weights) * num_frames, num_points)
         accumulate_at = target.group * num_frames + target.src  # (D,) row of grad_disparity
         row_total, row_count = proj.new_empty(num_rows, 1, 1), proj.new_empty(num_rows)
         zero = proj.new_zeros(()).expand(num_rows, 2, num_points)
@@ -250,8 +255,9 @@ class _EgoFlowLoss(torch.autograd.Function):
             torch.add(warped[:, 2:], 1e-6, out=inv_z).reciprocal_()  # (B, 1, P)
             projected = warped[:, :2].mul_(inv_z)  # (B, 2, P), in place
             static = target.static[rows, None]  # (B, 1, P)
-            # smooth_l1(ego * static, flow * static) (cloud_opt_flow/optimizer.py, forward)
-            torch.sub(projected, pixels[:, :2], out=residual).sub_(target.flow_static[rows]).mul_(static)
+            # smooth_l1(ego * static, flow * static) (cloud_opt_flow/optimizer.py, forward), static
+            # by `keep` below: moving pixels are neither summed nor counted, nor have a gradient
+            torch.sub(projected, pixels[:, :2], out=residual).sub_(target.flow_static[rows])
             rho = F.smooth_l1_loss(residual, zero[rows], reduction="none", beta=1.0)
             torch.lt(rho, pxl_thre, out=keep).mul_(static)  # (B, 2, P)
             torch.bmm(rho.view(size, 1, -1), keep.view(size, -1, 1), out=row_total[rows])
@@ -265,13 +271,14 @@ class _EgoFlowLoss(torch.autograd.Function):
             torch.bmm(disp, grad_warped.transpose(1, 2), out=grad_offset_t[rows])
             grad_disparity.index_add_(0, accumulate_at[rows],
                                       torch.bmm(offset[rows].transpose(1, 2), grad_warped, out=disp)[:, 0])
-        count = row_count.new_zeros(target.num_groups).index_add_(0, target.group, row_count)
-        total = row_count.new_zeros(target.num_groups).index_add_(0, target.group, row_total.view(-1))
-        row_scale = (1 / count)[target.group][:, None, None]  # (D, 1, 1)
-        grad_disparity = (grad_disparity.view(-1, num_frames, num_points) / count[:, None, None]).sum(0)
+        count = row_count.new_zeros(len(target.group_weights)).index_add_(0, target.group, row_count)
+        total = row_count.new_zeros(len(target.group_weights)).index_add_(0, target.group, row_total.view(-1))
+        group_scale = target.group_weights / count  # (G,)
+        row_scale = group_scale[target.group][:, None, None]  # (D, 1, 1)
+        grad_disparity = (grad_disparity.view(-1, num_frames, num_points) * group_scale[:, None, None]).sum(0)
         ctx.save_for_backward(grad_proj.view_as(proj).mul_(row_scale),
                               grad_offset_t.transpose(1, 2).mul_(row_scale), grad_disparity)
-        return (total / count).sum()
+        return torch.dot(total, group_scale)
 
     @staticmethod
     def backward(ctx, grad_loss: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
