@@ -16,15 +16,26 @@ def signed_log1p(x: torch.Tensor) -> torch.Tensor:
     return torch.sign(x) * torch.log1p(torch.abs(x))
 
 
-def signed_expm1(x: torch.Tensor) -> torch.Tensor:
-    """sign(x) (exp|x| - 1), inverse of `signed_log1p`."""
-    return torch.sign(x) * torch.expm1(torch.abs(x))
+def signed_expm1(x: torch.Tensor, *, unit_slope_at_zero: bool = False) -> torch.Tensor:
+    """sign(x) (exp|x| - 1), inverse of `signed_log1p`.
+
+    The official formula has slope 0 at exactly x = 0 (sign(0) = 0), so an entry that starts at
+    exactly 0 never moves: the root camera of a scene stays at the origin, as in the official runs
+    (kept). The official per-edge translations start at rounding-level values (~1e-8, never 0)
+    and so move; our float32 registration of the root edge can give exactly 0, which froze them
+    and changed the first Adam step by 3 % on a one-edge scene. `unit_slope_at_zero` gives
+    those entries the true slope 1 at 0 (fixed); the values are the same.
+    """
+    if not unit_slope_at_zero:
+        return torch.sign(x) * torch.expm1(torch.abs(x))
+    return torch.where(x >= 0, torch.expm1(x.clamp(min=0)), -torch.expm1((-x).clamp(min=0)))
 
 
-def decode_rigid(pose7: torch.Tensor) -> torch.Tensor:
-    """(*, 7) `[qx qy qz qw, tau]` -> (*, 4, 4) rigid transform (quaternion normalised on use)."""
+def decode_rigid(pose7: torch.Tensor, *, unit_slope_at_zero: bool = False) -> torch.Tensor:
+    """(*, 7) `[qx qy qz qw, tau]` -> (*, 4, 4) rigid transform (quaternion normalised on use);
+    `unit_slope_at_zero` as in `signed_expm1`."""
     rot = roma.unitquat_to_rotmat(roma.quat_normalize(pose7[..., :4]))
-    trans = signed_expm1(pose7[..., 4:7])
+    trans = signed_expm1(pose7[..., 4:7], unit_slope_at_zero=unit_slope_at_zero)
     top = torch.cat([rot, trans[..., None]], dim=-1)  # (*, 3, 4)
     bottom = torch.zeros_like(top[..., :1, :])
     bottom[..., 0, 3] = 1
@@ -106,7 +117,7 @@ class SceneParams(nn.Module):
 
     def edge2w(self) -> torch.Tensor:
         """(E, 4, 4) per-edge similarity s (R x + T): both rotation and translation rows scaled."""
-        sim = decode_rigid(self.pw_pose8[:, :7])
+        sim = decode_rigid(self.pw_pose8[:, :7], unit_slope_at_zero=True)
         scale = torch.ones_like(sim[:, :, :1]).clone()
         scale[:, :3] = self.pw_scales()[:, None, None]
         return sim * scale

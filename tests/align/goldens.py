@@ -52,8 +52,11 @@ def ate(c2w: np.ndarray, gt_c2w: np.ndarray) -> float:
     return float(((aligned - dst) ** 2).sum(-1).mean().sqrt())
 
 
-def check_initial_state(ours, golden: dict, scene: int, extent: float) -> None:
-    """Tolerance 2 of the goldens' README: the state right after the initialisation."""
+def check_initial_state(ours, golden: dict, scene: int, extent: float, pnp_flips: int = 0) -> None:
+    """Tolerance 2 of the goldens' README: the state right after the initialisation.
+
+    `pnp_flips` frames may differ up to 1e-3 (rotation entries) and 1e-2 x extent: a PnP frame
+    whose RANSAC consensus flipped on last-bit differences of its inputs (the README's caveat)."""
     key = f"init.s{scene}."
     np.testing.assert_array_equal(ours.tree.mst_edges, golden[key + "mst_edges"])
     np.testing.assert_allclose(ours.tree.focals, golden[key + "mst_focals"], rtol=1e-4)
@@ -62,14 +65,16 @@ def check_initial_state(ours, golden: dict, scene: int, extent: float) -> None:
     rel = np.abs(ours.init.depths.numpy() / golden[key + "depths"] - 1)
     assert np.median(rel) <= 1e-4 and rel.max() <= 1e-3
     c2w, golden_c2w = ours.init.c2w.double().numpy(), golden[key + "poses_c2w"]
-    assert np.abs(c2w[:, :3, :3] - golden_c2w[:, :3, :3]).max() <= 1e-4
-    assert np.abs(c2w[:, :3, 3] - golden_c2w[:, :3, 3]).max() <= 1e-4 * extent
+    rot = np.abs(c2w[:, :3, :3] - golden_c2w[:, :3, :3]).max(axis=(1, 2))
+    trans = np.abs(c2w[:, :3, 3] - golden_c2w[:, :3, 3]).max(axis=1) / extent
+    exact = (rot <= 1e-4) & (trans <= 1e-4)
+    assert (~exact).sum() <= pnp_flips and rot.max() <= 1e-3 and trans.max() <= 1e-2
 
 
-def check_loss_curve(curve: np.ndarray, golden_curve: np.ndarray, every: float) -> None:
-    """Tolerance 3: entry 0 <= 1e-5, first 10 <= 1e-4, all <= `every`, final <= 1e-3 (relative)."""
+def check_loss_curve(curve: np.ndarray, golden_curve: np.ndarray, every: float, first_ten: float = 1e-4) -> None:
+    """Tolerance 3: entry 0 <= 1e-5, first 10 <= `first_ten`, all <= `every`, final <= 1e-3 (relative)."""
     rel = np.abs(curve / golden_curve - 1)
-    assert rel[0] <= 1e-5 and rel[:10].max() <= 1e-4 and rel.max() <= every and rel[-1] <= 1e-3
+    assert rel[0] <= 1e-5 and rel[:10].max() <= first_ten and rel.max() <= every and rel[-1] <= 1e-3
 
 
 def abs_rel_one_scale(depths: np.ndarray, gt_depths: np.ndarray) -> float:
