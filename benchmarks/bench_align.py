@@ -115,6 +115,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--niter", type=int, default=20)
     parser.add_argument("--size", type=int, nargs=2, default=[96, 128], metavar=("H", "W"))
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--default-malloc", action="store_true",
+                        help="aligning children keep glibc's default allocator (faster; their peak RSS "
+                             "then includes freed heap blocks)")
     parser.add_argument("--child", nargs=3, metavar=("STEP", "MODE", "N"), help=argparse.SUPPRESS)
     parser.add_argument("--root", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -142,7 +145,7 @@ def main(argv: list[str] | None = None) -> None:
                                 *common], check=True)
                 out = subprocess.run([sys.executable, __file__, "--child", "run", mode, str(num_frames),
                                       *common], check=True, capture_output=True, text=True,
-                                     env=CHILD_ENV).stdout
+                                     env=None if args.default_malloc else CHILD_ENV).stdout
                 r = json.loads(out.strip().splitlines()[-1])
                 print(f"| {num_frames} | {mode} | {r['edges']} | {r['init_cpu_s']:.1f} | {r['cpu_per_it']:.3f} "
                       f"| {r['wall_per_it']:.3f} | {r['peak_mb']:.0f} |", flush=True)
