@@ -27,6 +27,17 @@ def test_rigid_encoding_round_trip():
     torch.testing.assert_close(signed_expm1(signed_log1p(x)), x)
 
 
+def test_translation_slope_at_zero():
+    """Official slope 0 at exactly 0 (root camera held), slope exp|x| everywhere with the fix."""
+    x = torch.tensor([-1.5, 0.0, 0.7], dtype=torch.float64, requires_grad=True)
+    official = torch.autograd.grad(signed_expm1(x).sum(), x)[0]
+    y = signed_expm1(x, unit_slope_at_zero=True)
+    fixed = torch.autograd.grad(y.sum(), x)[0]
+    torch.testing.assert_close(y, signed_expm1(x))
+    torch.testing.assert_close(official, torch.tensor([math.exp(1.5), 0.0, math.exp(0.7)], dtype=torch.float64))
+    torch.testing.assert_close(fixed, torch.exp(x.detach().abs()))
+
+
 def _channel_first_pairs(pts_world, edge2w, edges):
     """Exact predictions (E, 2, 3, P) of both views of each edge, in camera i."""
     w2edge = torch.linalg.inv(edge2w)[:, None]  # (E, 1, 4, 4)
