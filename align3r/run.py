@@ -53,10 +53,10 @@ def check_output_folder(out: Path, options: JobOptions) -> None:
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: exists and is not a folder")
     holds = [p.name for p in out.iterdir()] if out.is_dir() else []
-    if holds and not (options.resume or options.overwrite):
-        raise InputError(f"{out}: not empty; pass --resume to continue a run there or --overwrite to replace it")
     if (out / MANIFEST).exists() and not options.overwrite:
         raise InputError(f"{out}: holds a finished reconstruction; pass --overwrite to replace it")
+    if holds and not (options.resume or options.overwrite):
+        raise InputError(f"{out}: not empty; pass --resume to continue a run there or --overwrite to replace it")
     parent = out if out.is_dir() else out.parent
     while not parent.exists():
         parent = parent.parent
