@@ -40,6 +40,14 @@ def pixel_grid(height: int, width: int, *, dtype: torch.dtype = torch.float32,
     return torch.stack([u, v], dim=-1)
 
 
+def centred_intrinsics(focals: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """(*, 3, 3) pinhole K of focal lengths (*,) in pixels with the principal point (W/2, H/2),
+    the aligner's (official `optimize_pp=False`); differentiable in `focals`."""
+    zero, one = torch.zeros_like(focals), torch.ones_like(focals)
+    rows = [focals, zero, zero + width / 2, zero, focals, zero + height / 2, zero, zero, one]
+    return torch.stack(rows, dim=-1).unflatten(-1, (3, 3))
+
+
 def unproject_depth(depth: torch.Tensor, intrinsics: torch.Tensor) -> torch.Tensor:
     """Lift a z-depth map to points in its own camera frame.
 

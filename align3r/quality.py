@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from align3r.geometry import rotation_angle, transform_points, umeyama_alignment, unproject_depth
+from align3r.geometry import rotation_angle, umeyama_alignment
 from align3r.infer.store import PairPredictions
 from align3r.reconstruction import Reconstruction
 

@@ -27,7 +27,7 @@ from align3r.align.global_align import global_align
 from align3r.align.hierarchical import hierarchical_align
 from align3r.align.known import KnownCameras
 from align3r.errors import InputError, ReconstructionError
-from align3r.geometry import nearest_rotation
+from align3r.geometry import centred_intrinsics, nearest_rotation
 from align3r.infer.graph import pair_graph
 from align3r.infer.preprocess import frame_transform, prepare_views, resize_rgb
 from align3r.infer.runner import infer_pairs
@@ -197,7 +197,7 @@ def reconstruct(frames: np.ndarray, model: Align3RNet, prior: DepthPrior, config
         rec = Reconstruction(images=net_images, depths=result.depths.float().cpu().numpy(),
                              conf=result.conf.float().cpu().numpy(),
                              poses_c2w=_rigid(result.c2w.double().cpu()) if fixed_c2w is None else fixed_c2w.copy(),
-                             intrinsics=(_intrinsics(result.focals.double().cpu().numpy(), height, width)
+                             intrinsics=(centred_intrinsics(result.focals.double().cpu(), height, width).numpy()
                                          if known_k is None else known_k),
                              dynamic_masks=result.dynamic_masks.cpu().numpy().astype(bool), names=names, meta=meta)
         edges = np.unique(np.concatenate(source.asked), axis=0)
@@ -211,11 +211,3 @@ def _rigid(c2w: torch.Tensor) -> np.ndarray:
     rigid = c2w.clone()
     rigid[:, :3, :3] = nearest_rotation(c2w[:, :3, :3])
     return rigid.numpy()
-
-
-def _intrinsics(focals: np.ndarray, height: int, width: int) -> np.ndarray:
-    """(N, 3, 3) K with the official principal point (W/2, H/2)."""
-    k = np.zeros((len(focals), 3, 3))
-    k[:, 0, 0] = k[:, 1, 1] = focals
-    k[:, 0, 2], k[:, 1, 2], k[:, 2, 2] = width / 2, height / 2, 1
-    return k

@@ -9,7 +9,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from align3r.geometry import (check_shape, invert_pose, invert_similarity, nearest_rotation, pixel_grid, project_points,
+from align3r.geometry import (centred_intrinsics, check_shape, invert_pose, invert_similarity, nearest_rotation, pixel_grid, project_points,
                               qwxyz_to_qxyzw, qxyzw_to_qwxyz, qxyzw_to_rotmat, rotation_angle, rotmat_to_qxyzw,
                               similarity_matrix, transform_points, umeyama_alignment, unproject_depth)
 
@@ -174,3 +174,12 @@ def test_gradients_float64():
     q = torch.randn(3, 4, generator=gen, dtype=F64).requires_grad_()
     assert torch.autograd.gradcheck(qxyzw_to_rotmat, (q,))
     assert torch.autograd.gradcheck(lambda qq: rotation_angle(qxyzw_to_rotmat(qq)), (q,))
+
+
+def test_centred_intrinsics_closed_form_and_gradient():
+    focals = torch.tensor([[20.0, 30.0]], dtype=torch.float64, requires_grad=True)
+    k = centred_intrinsics(focals, 24, 32)
+    assert k.shape == (1, 2, 3, 3)
+    torch.testing.assert_close(k[0, 1], torch.tensor([[30.0, 0, 16], [0, 30, 12], [0, 0, 1]], dtype=torch.float64))
+    (grad,) = torch.autograd.grad(k.sum(), focals)
+    torch.testing.assert_close(grad, torch.full_like(focals, 2.0))

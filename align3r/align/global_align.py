@@ -17,7 +17,7 @@ from align3r.align.objective import (FlowTarget, alignment_loss, ego_flow_loss, 
                                       temporal_loss)
 from align3r.align.scene import FOCAL_BREAK, SceneParams, encode_rigid
 from align3r.errors import InputError
-from align3r.geometry import transform_points, unproject_depth
+from align3r.geometry import centred_intrinsics, transform_points, unproject_depth
 from align3r.infer.store import PairPredictions
 
 logger = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ class AlignResult:
 
     def intrinsics(self) -> torch.Tensor:
         """(N, 3, 3) pinhole K with the principal point (W/2, H/2)."""
-        return _intrinsics(self.focals, self.depths.shape[-2:])
+        return centred_intrinsics(self.focals, *self.depths.shape[-2:])
 
     def pts3d_world(self) -> torch.Tensor:
         """(N, H, W, 3) world points of every pixel."""
@@ -67,13 +67,6 @@ class SceneState:
     c2w: torch.Tensor
     depths: torch.Tensor
     focals: torch.Tensor
-
-
-def _intrinsics(focals: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
-    k = torch.zeros(len(focals), 3, 3, dtype=focals.dtype, device=focals.device)
-    k[:, 0, 0], k[:, 1, 1], k[:, 2, 2] = focals, focals, 1
-    k[:, 0, 2], k[:, 1, 2] = hw[1] / 2, hw[0] / 2
-    return k
 
 
 def frame_confidence(edges: torch.Tensor, conf_i: torch.Tensor, conf_j: torch.Tensor,

@@ -8,6 +8,8 @@ import roma
 import torch
 from torch import nn
 
+from align3r.geometry import centred_intrinsics
+
 FOCAL_BREAK = 20.0  # phi = 20 ln f (dust3r/cloud_opt/base_opt.py)
 
 
@@ -88,12 +90,7 @@ class SceneParams(nn.Module):
 
     def intrinsics(self) -> torch.Tensor:
         """(N, 3, 3) pinhole K with the principal point (W/2, H/2)."""
-        k = torch.zeros(self.num_frames, 3, 3, dtype=self.pp.dtype, device=self.pp.device)
-        focals = self.focals()
-        k[:, 0, 0], k[:, 1, 1] = focals, focals
-        k[:, :2, 2] = self.pp
-        k[:, 2, 2] = 1
-        return k
+        return centred_intrinsics(self.focals(), self.height, self.width)
 
     def depths(self) -> torch.Tensor:
         """(N, H, W) z-depth."""

@@ -23,7 +23,6 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from align3r.errors import Align3rError
 from align3r.model.network import Align3RNet, PairPrediction
 from align3r.settings import to_mapping
 from align3r.train.checkpoint import Progress, load_training_checkpoint, save_training_checkpoint

@@ -2,7 +2,6 @@
 
 import json
 
-import numpy as np
 import pytest
 import torch
 from model_goldens import (GOLDEN_CASES, MODEL_DATA, assert_golden, assert_matches_golden_outputs,

@@ -1,13 +1,11 @@
 """The training loop learns, freezes what it should, and resumes exactly after an interruption."""
 
-import numpy as np
 import pytest
 import torch
 
 from align3r.geometry import transform_points, unproject_depth
 from align3r.model.config import PRESETS
 from align3r.model.network import Align3RNet
-from align3r.train.checkpoint import load_training_checkpoint
 from align3r.train.config import TrainConfig
 from align3r.train.loop import Distributed, fit
 
