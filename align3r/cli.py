@@ -97,8 +97,11 @@ def _add_run(parser: argparse.ArgumentParser) -> None:
     from align3r.reconstruct import ReconstructConfig
 
     defaults, pick = ReconstructConfig(), FrameSelection()
-    parser.add_argument("input", help="video file, folder of images, or a glob of images")
-    parser.add_argument("-o", "--out", required=True, help="output folder")
+    parser.add_argument("input", nargs="?", help="video file, folder of images, or a glob of images")
+    parser.add_argument("-o", "--out", required=True, help="output folder (with --videos: one subfolder per video)")
+    parser.add_argument("--videos", type=Path,
+                        help="instead of INPUT: a text file listing videos (one per line), shared out over "
+                             "torchrun's ranks: torchrun --nproc-per-node G -m align3r run --videos LIST -o OUT")
     parser.add_argument("--model", default="align3r-depthanything",
                         help="model name, .pth, folder or hub id (default align3r-depthanything)")
     parser.add_argument("--prior", default="depth-anything-v2-large",
@@ -132,6 +135,7 @@ def _add_run(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_run(args: argparse.Namespace) -> int:
+    from align3r.errors import InputError
     from align3r.io.video import FrameSelection
     from align3r.known import KnownFiles
     from align3r.reconstruct import ReconstructConfig
@@ -143,6 +147,10 @@ def _run_run(args: argparse.Namespace) -> int:
     options = JobOptions(resume=args.resume, overwrite=args.overwrite, device=args.device)
     known = KnownFiles(focal=args.focal, intrinsics=args.intrinsics, poses=args.poses, poses_format=args.poses_format,
                        poses_mode=args.poses_mode, masks=args.masks)
+    if (args.input is None) == (args.videos is None):
+        raise InputError("give either INPUT or --videos LIST")
+    if args.videos is not None:
+        return _run_videos(args, config, selection, options, known)
     rec = run_video(args.input, args.out, model=args.model, prior=args.prior, config=config,
                     selection=selection, options=options, known=known)
     height, width = rec.depths.shape[1:]
@@ -153,6 +161,27 @@ def _run_run(args: argparse.Namespace) -> int:
         listed = "; ".join(f"{name}: {', '.join(why)}" for name, why in list(flagged.items())[:5])
         print(f"{len(flagged)} frame(s) flagged by the quality report ({listed}); see {args.out}/reconstruction.json")
     return 0
+
+
+def _run_videos(args: argparse.Namespace, config, selection, options, known) -> int:
+    """`run --videos`: this rank's share of the list (align3r.batch), one output subfolder per video."""
+    from dataclasses import replace
+
+    import torch
+
+    from align3r.batch import Shard, read_video_list, run_videos
+    from align3r.run import run_video
+
+    jobs, shard = read_video_list(args.videos), Shard.from_env()
+    if options.device == "auto" and shard.world_size > 1 and torch.cuda.is_available():
+        options = replace(options, device=f"cuda:{shard.local_rank}")
+    done, skipped, failed = run_videos(
+        jobs, Path(args.out), shard, overwrite=args.overwrite,
+        run_one=lambda video, folder: run_video(video, folder, model=args.model, prior=args.prior, config=config,
+                                                selection=selection, options=options, known=known))
+    print(f"rank {shard.rank} of {shard.world_size}: {done} video(s) reconstructed, {skipped} already done, "
+          f"{failed} failed -> {args.out}")
+    return 2 if failed else 0
 
 
 def _add_eval(parser: argparse.ArgumentParser) -> None:
