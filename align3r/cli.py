@@ -121,6 +121,11 @@ def _add_run(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run in OUT")
     parser.add_argument("--overwrite", action="store_true", help="replace the results in OUT")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--full-res", action="store_true",
+                        help="also write depth, confidence and masks at the input frames' resolution to OUT/full_res/")
+    parser.add_argument("--full-res-model", metavar="NAME_OR_PATH",
+                        help="Prompt Depth Anything for --full-res depth (default "
+                             "depth-anything/prompt-depth-anything-vits-hf; bilinear when it cannot be loaded)")
     known = parser.add_argument_group("known cameras and masks (held fixed unless said otherwise)")
     known.add_argument("--focal", type=float, help="focal length in pixels of the input frames (centred principal point)")
     known.add_argument("--intrinsics", type=Path,
@@ -136,6 +141,7 @@ def _add_run(parser: argparse.ArgumentParser) -> None:
 
 def _run_run(args: argparse.Namespace) -> int:
     from align3r.errors import InputError
+    from align3r.infer.full_res import full_res_options
     from align3r.io.video import FrameSelection
     from align3r.known import KnownFiles
     from align3r.reconstruct import ReconstructConfig
@@ -144,7 +150,8 @@ def _run_run(args: argparse.Namespace) -> int:
     config = ReconstructConfig(size=args.size, crop=not args.no_crop, mode=args.mode, graph=args.graph,
                                preset=args.preset, niter=args.niter, flow=args.flow, batch_size=args.batch_size)
     selection = FrameSelection(stride=args.stride, max_frames=args.max_frames, start_time=args.start_time)
-    options = JobOptions(resume=args.resume, overwrite=args.overwrite, device=args.device)
+    options = JobOptions(resume=args.resume, overwrite=args.overwrite, device=args.device,
+                         full_res=full_res_options(args.full_res, args.full_res_model))
     known = KnownFiles(focal=args.focal, intrinsics=args.intrinsics, poses=args.poses, poses_format=args.poses_format,
                        poses_mode=args.poses_mode, masks=args.masks)
     if (args.input is None) == (args.videos is None):

@@ -13,6 +13,8 @@ from pathlib import Path
 import torch
 
 from align3r.errors import Align3rError, InputError
+from align3r.infer.full_res import FullResOptions, full_resolution, load_refiner
+from align3r.infer.preprocess import frame_transform
 from align3r.io.results import MANIFEST
 from align3r.io.video import FrameSelection, read_frames
 from align3r.known import KnownFiles
@@ -24,6 +26,8 @@ from align3r.reconstruction import Reconstruction
 logger = logging.getLogger(__name__)
 
 CACHE = ".cache"
+FULL_RES = "full_res"
+"""Subfolder of the full-resolution outputs: the same file layout, on the input frames' own grid."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,9 @@ class JobOptions:
     """Replace the results of a finished run in the folder."""
     device: str = "auto"
     """`auto` (CUDA when available), `cpu`, `cuda` or `cuda:K`."""
+    full_res: FullResOptions | None = None
+    """Also write depth, confidence and masks at the frames' own resolution into `OUT/full_res/`
+    (`align3r.infer.full_res`); None: only the network's resolution."""
 
 
 def pick_device(name: str) -> torch.device:
@@ -72,6 +79,8 @@ def run_video(source: str | os.PathLike, out: str | os.PathLike, *, model: str, 
     Everything that can be checked is checked before the folder is created: the input frames,
     the known intrinsics, poses and masks (`known`), the model and the prior load first. Priors and pair predictions are cached under
     `out/.cache`, so a rerun with `resume` after an interruption recomputes nothing cached.
+    With `options.full_res`, `out/full_res/` holds the same files at the frames' own resolution
+    (`align3r.infer.full_res`), written before the main `reconstruction.json`.
 
     Raises:
         Align3rError: bad input, model, prior or folder (one line each).
@@ -83,6 +92,7 @@ def run_video(source: str | os.PathLike, out: str | os.PathLike, *, model: str, 
     known_inputs = known.load(names, images.shape[1:3])
     network = load_model(model, device=device)
     estimator = load_prior(prior, device=device)
+    refiner = None if options.full_res is None else load_refiner(options.full_res, device=device)
     start = time.perf_counter()
     cache = out / CACHE
     created = not out.exists()
@@ -98,6 +108,11 @@ def run_video(source: str | os.PathLike, out: str | os.PathLike, *, model: str, 
         raise
     rec.meta.update(source=str(source), model_name=model, prior_name=prior, total_s=time.perf_counter() - start,
                     versions={"align3r": _version(), "torch": torch.__version__})
+    if options.full_res is not None:  # before the main manifest, so a finished folder has it whole
+        transform = frame_transform(*images.shape[1:3], size=config.size, crop=config.crop)
+        full_resolution(rec, images, transform, refiner=refiner).save(out / FULL_RES, overwrite=True)
+    elif (out / FULL_RES).exists():  # an earlier run's, which the new result would contradict
+        shutil.rmtree(out / FULL_RES)
     rec.save(out, overwrite=True)
     return rec
 

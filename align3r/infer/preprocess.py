@@ -170,15 +170,19 @@ def _linear_along(array: np.ndarray, coords: np.ndarray, *, axis: int) -> np.nda
 
 
 def restore_map(array: np.ndarray, transform: FrameTransform, *,
-                interpolation: Literal["nearest", "linear"] = "nearest") -> tuple[np.ndarray, np.ndarray]:
+                interpolation: Literal["nearest", "linear"] = "nearest",
+                outside: Literal["zero", "edge"] = "zero") -> tuple[np.ndarray, np.ndarray]:
     """Map a per-pixel output on the network grid back onto the original frame.
 
     Args:
         array: (H, W, *) on the network grid.
         interpolation: "nearest" for any dtype; "linear" (bilinear, float64 result) for numbers.
+        outside: what the original pixels the crop cut away get: "zero", or "edge", the same
+            interpolation at coordinates clamped to the network grid (each such pixel copies
+            the crop's nearest edge row or column: OpenCV's BORDER_REPLICATE).
 
     Returns:
-        restored: (H0, W0, *), 0 where `valid` is False.
+        restored: (H0, W0, *), 0 where `valid` is False unless `outside="edge"`.
         valid: (H0, W0) bool, False on the original pixels the crop cut away.
     """
     if array.shape[:2] != transform.output_size:
@@ -196,6 +200,8 @@ def restore_map(array: np.ndarray, transform: FrameTransform, *,
         restored = array[rows[:, None], cols[None, :]]
     else:
         restored = _linear_along(_linear_along(array, v, axis=0), u, axis=1)
+    if outside == "edge":
+        return restored, valid
     mask = valid.reshape(valid.shape + (1,) * (restored.ndim - 2))
     return np.where(mask, restored, np.zeros((), dtype=restored.dtype)), valid
 

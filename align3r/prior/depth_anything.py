@@ -10,32 +10,23 @@ import torch.nn.functional as F
 from PIL import Image
 
 from align3r.prior.base import PriorMap, check_frames
-from align3r.prior.hub import frame_batches, import_transformers, inference_device, inference_dtype, snapshot
+from align3r.prior.hub import HubNetwork, frame_batches, import_transformers, snapshot
 
 
-class DepthAnythingPrior:
+class DepthAnythingPrior(HubNetwork):
     """Depth Anything V2 relative inverse depth, used uninverted as the official code does.
 
     The network's output is resized to each frame's (H0, W0) with bicubic interpolation
     (align_corners=False), as the transformers depth-estimation pipeline has done since 4.46
     (`post_process_depth_estimation`); the official prior files come from that pipeline.
 
-    Args:
+    Args (`HubNetwork`):
         model: a transformers depth-estimation model (`AutoModelForDepthEstimation`).
         processor: its image processor (resize to a multiple of 14 near 518, normalise).
         name: the prior's name, part of the cache key.
         device: where the network runs (None: CUDA if available); float16 on CUDA.
         batch_size: frames per forward pass.
     """
-
-    def __init__(self, model: torch.nn.Module, processor: object, *, name: str,
-                 device: torch.device | str | None = None, batch_size: int = 4) -> None:
-        self.name = name
-        self.device = inference_device(device)
-        self.dtype = inference_dtype(self.device)
-        self.model = model.to(self.device, self.dtype).eval()
-        self.processor = processor
-        self.batch_size = batch_size
 
     @classmethod
     def from_pretrained(cls, name: str, *, device: torch.device | str | None = None,

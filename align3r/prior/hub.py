@@ -33,28 +33,39 @@ def import_transformers() -> ModuleType:
                            "pip install align3r[priors] (or use --prior files:DIR)") from None
 
 
+def fetch_snapshot(repo_id: str) -> tuple[Path | None, str]:
+    """(local folder, "") of hub checkpoint `repo_id`, from the hub cache or downloaded, or
+    (None, why not) when it is not cached and the hub is offline or refuses; fails at once."""
+    from huggingface_hub import constants, snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    from align3r.model.checkpoint import _hub_reachable
+
+    try:
+        return Path(snapshot_download(repo_id, allow_patterns=_SNAPSHOT_FILES, local_files_only=True)), ""
+    except LocalEntryNotFoundError:
+        pass
+    reason = "offline"
+    if not constants.HF_HUB_OFFLINE and _hub_reachable(constants.ENDPOINT):
+        try:
+            return Path(snapshot_download(repo_id, allow_patterns=_SNAPSHOT_FILES)), ""
+        except (HfHubHTTPError, LocalEntryNotFoundError, OSError) as err:
+            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+    return None, reason
+
+
 def snapshot(name: str) -> Path:
     """Local folder of the checkpoint of prior `name`, from the hub cache or downloaded.
 
     Raises:
         ModelNotFoundError: not cached and the hub is offline or refuses; fails at once.
     """
-    from huggingface_hub import constants, snapshot_download
-    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
-
-    from align3r.model.checkpoint import _hub_reachable
+    from huggingface_hub import constants
 
     repo_id = PRIOR_REPOS[name]
-    try:
-        return Path(snapshot_download(repo_id, allow_patterns=_SNAPSHOT_FILES, local_files_only=True))
-    except LocalEntryNotFoundError:
-        pass
-    reason = "offline"
-    if not constants.HF_HUB_OFFLINE and _hub_reachable(constants.ENDPOINT):
-        try:
-            return Path(snapshot_download(repo_id, allow_patterns=_SNAPSHOT_FILES))
-        except (HfHubHTTPError, LocalEntryNotFoundError, OSError) as err:
-            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+    folder, reason = fetch_snapshot(repo_id)
+    if folder is not None:
+        return folder
     raise ModelNotFoundError(
         f"prior {name!r} ({repo_id}) is not in the Hugging Face cache {constants.HF_HUB_CACHE} and cannot be "
         f"downloaded ({reason}); compute the priors elsewhere and pass --prior files:DIR (one map per frame)")
@@ -70,6 +81,27 @@ def inference_device(device: torch.device | str | None) -> torch.device:
 def inference_dtype(device: torch.device) -> torch.dtype:
     """float16 on CUDA, float32 elsewhere."""
     return torch.float16 if device.type == "cuda" else torch.float32
+
+
+class HubNetwork:
+    """A transformers network on its inference device and dtype (float16 on CUDA), in eval mode.
+
+    Args:
+        model: the network.
+        processor: its image processor, or None.
+        name: what the network is called (a cache key, the output's meta).
+        device: where the network runs (None: CUDA if available).
+        batch_size: frames per forward pass.
+    """
+
+    def __init__(self, model: torch.nn.Module, processor: object, *, name: str,
+                 device: torch.device | str | None = None, batch_size: int = 4) -> None:
+        self.name = name
+        self.device = inference_device(device)
+        self.dtype = inference_dtype(self.device)
+        self.model = model.to(self.device, self.dtype).eval()
+        self.processor = processor
+        self.batch_size = batch_size
 
 
 def frame_batches(frames: np.ndarray, batch_size: int, *, desc: str) -> Iterator[np.ndarray]:
