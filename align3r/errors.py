@@ -19,3 +19,9 @@ class ModelNotFoundError(Align3rError):
 
 class ReconstructionError(Align3rError):
     """The reconstruction failed on valid input (e.g. alignment diverged on unusable predictions)."""
+
+
+def first_line(err: BaseException) -> str:
+    """The first line of an exception's message, or its type's name when it has none (for one-line reports)."""
+    text = str(err)
+    return text.splitlines()[0] if text else type(err).__name__

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from align3r.errors import Align3rError, InputError
+from align3r.errors import Align3rError, InputError, first_line
 from align3r.infer.preprocess import FrameTransform, restore_map, transform_intrinsics
 from align3r.prior.hub import HubNetwork, fetch_snapshot, frame_batches, import_transformers
 from align3r.reconstruction import Reconstruction
@@ -102,10 +102,10 @@ class PromptDepthRefiner(HubNetwork):
 
     def __call__(self, frames: np.ndarray, prompt: np.ndarray) -> np.ndarray:
         """Depth of (N, H0, W0, 3) uint8 frames prompted with (N, h, w) depth: (N, H0, W0) float32."""
-        out: list[np.ndarray] = []
+        out, done = [], 0
         for batch in frame_batches(frames, self.batch_size, desc="full-res depth"):
-            done = sum(len(o) for o in out)
             out.append(self._refine(batch, prompt[done:done + len(batch)]))
+            done += len(batch)
         return np.concatenate(out)
 
 
@@ -115,9 +115,8 @@ def load_refiner(options: FullResOptions, *, device: torch.device | str | None =
     try:
         return PromptDepthRefiner.from_pretrained(options.model, device=device, batch_size=options.batch_size)
     except (Align3rError, OSError, ValueError, KeyError) as err:
-        why = str(err).splitlines()[0] if str(err) else type(err).__name__
         logger.warning("--full-res: cannot load Prompt Depth Anything %r (%s); upsampling depth bilinearly",
-                       options.model, why)
+                       options.model, first_line(err))
         return None
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from align3r.errors import Align3rError, ModelNotFoundError
+from align3r.errors import Align3rError, ModelNotFoundError, first_line
 
 PRIOR_REPOS: dict[str, str] = {
     "depth-anything-v2-small": "depth-anything/Depth-Anything-V2-Small-hf",
@@ -50,7 +50,7 @@ def fetch_snapshot(repo_id: str) -> tuple[Path | None, str]:
         try:
             return Path(snapshot_download(repo_id, allow_patterns=_SNAPSHOT_FILES)), ""
         except (HfHubHTTPError, LocalEntryNotFoundError, OSError) as err:
-            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+            reason = first_line(err)
     return None, reason
 
 
