@@ -252,15 +252,20 @@ def read_hub_folder(folder: Path) -> tuple[ModelConfig, dict[str, torch.Tensor]]
 def save_pretrained(model: Align3RNet, folder: str | os.PathLike) -> None:
     """Write `config.json` + `model.safetensors` in the official hub format, atomically.
 
-    `safetensors.torch.save_model` drops the 8 DPT aliases and records them in the metadata,
-    as the official files do.
+    As the official files (written by `safetensors.torch.save_model`), the weights leave out the
+    8 DPT aliases and the metadata maps each to the key it shares (`layer_rn.N` -> `layerN+1_rn`).
+    Tensors are written contiguous whatever their layout in memory (the DPT heads are channels-last).
     """
-    from safetensors.torch import save_model
+    from safetensors.torch import save_file
 
+    state_dict = model.state_dict()
+    aliases = {key: f"{alias[1]}layer{int(alias[2]) + 1}_rn.weight"
+               for key in state_dict if (alias := _ALIAS.match(key))}
+    tensors = {key: value.contiguous() for key, value in state_dict.items() if key not in aliases}
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write(folder / CONFIG_FILE, lambda tmp: tmp.write_text(config_to_hub_json(model.config)))
-    atomic_write(folder / WEIGHTS_FILE, lambda tmp: save_model(model, str(tmp)))
+    atomic_write(folder / WEIGHTS_FILE, lambda tmp: save_file(tensors, str(tmp), metadata=aliases or None))
 
 
 # ---------------------------------------------------------------- names and the hub
