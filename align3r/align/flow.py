@@ -29,12 +29,14 @@ def _pair_view_pose(pred_a_in_b: np.ndarray, mask_a: np.ndarray, focal_a: float,
     return torch.from_numpy(a2b.astype(np.float32))
 
 
-def pair_view(pairs: PairPredictions, e_ab: int, e_ba: int,
+def pair_view(pairs: PairPredictions, e_ab: int, e_ba: int, focals: tuple[float, float],
               min_conf_thr: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Two-frame reconstruction without optimisation (dust3r/cloud_opt/pair_viewer.py, §6).
 
     Args:
         pairs: predictions holding the edge a -> b at `e_ab` and its reverse at `e_ba`.
+        focals: the focals of frames a and b, `weiszfeld_focal` of edges `e_ab` and `e_ba`'s
+            first views (computed for all pairs at once by the caller).
         min_conf_thr: PnP mask threshold on the pair's per-frame max confidence.
 
     Returns:
@@ -42,13 +44,11 @@ def pair_view(pairs: PairPredictions, e_ab: int, e_ba: int,
         index 0 is frame a, 1 is frame b.
     """
     height, width = pairs.conf_i.shape[1:]
-    pp = torch.tensor([width / 2, height / 2], device=pairs.conf_i.device)
     edge_from = (e_ab, e_ba)  # edge whose first view is frame 0 / 1 of the pair
-    confs, focals, rel = [], [], []
+    confs, rel = [], []
     for a in (0, 1):
         e, e_rev = edge_from[a], edge_from[1 - a]
         confs.append(float(pairs.conf_i[e].mean() * pairs.conf_j[e].mean()))
-        focals.append(float(weiszfeld_focal(pairs.pts3d_i_in_i[e][None], pp)[0]))
         mask = (torch.maximum(pairs.conf_i[e], pairs.conf_j[e_rev]) > min_conf_thr).cpu().numpy()
         rel.append(_pair_view_pose(pairs.pts3d_j_in_i[e_rev].cpu().numpy(), mask, focals[a],
                                    (width / 2, height / 2)).to(pairs.conf_i.device))
@@ -61,7 +61,7 @@ def pair_view(pairs: PairPredictions, e_ab: int, e_ba: int,
         c2w = torch.stack([rel[0], eye])
         other = pairs.pts3d_j_in_i[e_ba] @ torch.linalg.inv(rel[0])[:3, :3].T + torch.linalg.inv(rel[0])[:3, 3]
         depths = torch.stack([other[..., 2], pairs.pts3d_i_in_i[e_ba][..., 2]])
-    return c2w, torch.tensor(focals, device=pp.device), depths
+    return c2w, torch.tensor(focals, device=c2w.device), depths
 
 
 def motion_masks(pairs: PairPredictions, config: AlignConfig) -> torch.Tensor:
@@ -82,10 +82,12 @@ def motion_masks(pairs: PairPredictions, config: AlignConfig) -> torch.Tensor:
     half = len(pairs.edges) // 2
     if len(pairs.edges) % 2 or not torch.equal(pairs.edges[half:], pairs.edges[:half].flip(1)):
         raise InputError("motion masks need the symmetrised pair layout (edge k + E/2 reverses k)")
-    views = [pair_view(pairs, k, k + half, config.min_conf_thr) for k in range(half)]
-    c2w = torch.stack([v[0] for v in views])  # (E/2, 2, 4, 4)
     height, width = pairs.conf_i.shape[1:]
-    pp = torch.tensor([width / 2, height / 2], device=c2w.device)
+    pp = torch.tensor([width / 2, height / 2], device=pairs.conf_i.device)
+    # one batched call, not two per pair (the same values: each row is reduced on its own)
+    focals = weiszfeld_focal(pairs.pts3d_i_in_i, pp).view(2, half).T.tolist()  # (E/2, 2) a, b
+    views = [pair_view(pairs, k, k + half, focals[k], config.min_conf_thr) for k in range(half)]
+    c2w = torch.stack([v[0] for v in views])  # (E/2, 2, 4, 4)
     k = torch.zeros(half, 2, 3, 3, device=c2w.device)
     k[..., 0, 0] = k[..., 1, 1] = torch.stack([v[1] for v in views])
     k[..., :2, 2], k[..., 2, 2] = pp, 1

@@ -33,15 +33,52 @@ def signed_expm1(x: torch.Tensor, *, unit_slope_at_zero: bool = False) -> torch.
     return torch.where(x >= 0, torch.expm1(x.clamp(min=0)), -torch.expm1((-x).clamp(min=0)))
 
 
+def _translation_slope(x: torch.Tensor, unit_slope_at_zero: bool) -> torch.Tensor:
+    """d signed_expm1(x) / dx as autograd gives it: (expm1|x| + 1), times sign(x)^2 officially."""
+    slope = torch.expm1(torch.abs(x)) + 1
+    return slope if unit_slope_at_zero else slope * torch.sign(x) ** 2
+
+
+class _DecodeRigid(torch.autograd.Function):
+    """`decode_rigid` as one autograd node: the forward is the composed one (roma's rotation of
+    the normalised quaternion, `signed_expm1`), the backward its closed-form gradient. The
+    composition is ~45 small nodes, ~0.7 ms per call and iteration on CPU."""
+
+    @staticmethod
+    def forward(ctx, pose7: torch.Tensor, unit_slope_at_zero: bool) -> torch.Tensor:
+        quat, tau = pose7[..., :4], pose7[..., 4:7]
+        norm = torch.linalg.norm(quat, dim=-1, keepdim=True)
+        unit = quat / norm  # roma.quat_normalize
+        top = torch.cat([roma.unitquat_to_rotmat(unit),
+                         signed_expm1(tau, unit_slope_at_zero=unit_slope_at_zero)[..., None]], dim=-1)
+        bottom = torch.zeros_like(top[..., :1, :])
+        bottom[..., 0, 3] = 1
+        ctx.save_for_backward(unit, norm, _translation_slope(tau, unit_slope_at_zero))
+        return torch.cat([top, bottom], dim=-2)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        # R(u) = (w^2 - v.v) I + 2 v v^T + 2 w [v]x for the unit quaternion u = (v, w), so with
+        # G = dL/dR and a = (G21 - G12, G02 - G20, G10 - G01) (<G, [v]x> = v.a):
+        # dL/dv = 2 (-tr(G) v + (G + G^T) v + w a), dL/dw = 2 (w tr(G) + v.a); then through
+        # u = q / |q|: dL/dq = (dL/du - u (u . dL/du)) / |q|.
+        unit, norm, slope = ctx.saved_tensors
+        g = grad[..., :3, :3]
+        v, w = unit[..., :3], unit[..., 3:]
+        trace = torch.diagonal(g, dim1=-2, dim2=-1).sum(-1, keepdim=True)
+        a = torch.stack([g[..., 2, 1] - g[..., 1, 2], g[..., 0, 2] - g[..., 2, 0],
+                         g[..., 1, 0] - g[..., 0, 1]], dim=-1)
+        grad_v = 2 * (((g + g.transpose(-1, -2)) @ v[..., None])[..., 0] - trace * v + w * a)
+        grad_w = 2 * (w * trace + (v * a).sum(-1, keepdim=True))
+        grad_unit = torch.cat([grad_v, grad_w], dim=-1)
+        grad_quat = (grad_unit - unit * (unit * grad_unit).sum(-1, keepdim=True)) / norm
+        return torch.cat([grad_quat, grad[..., :3, 3] * slope], dim=-1), None
+
+
 def decode_rigid(pose7: torch.Tensor, *, unit_slope_at_zero: bool = False) -> torch.Tensor:
     """(*, 7) `[qx qy qz qw, tau]` -> (*, 4, 4) rigid transform (quaternion normalised on use);
     `unit_slope_at_zero` as in `signed_expm1`."""
-    rot = roma.unitquat_to_rotmat(roma.quat_normalize(pose7[..., :4]))
-    trans = signed_expm1(pose7[..., 4:7], unit_slope_at_zero=unit_slope_at_zero)
-    top = torch.cat([rot, trans[..., None]], dim=-1)  # (*, 3, 4)
-    bottom = torch.zeros_like(top[..., :1, :])
-    bottom[..., 0, 3] = 1
-    return torch.cat([top, bottom], dim=-2)
+    return _DecodeRigid.apply(pose7, unit_slope_at_zero)
 
 
 def encode_rigid(rot: torch.Tensor, trans: torch.Tensor) -> torch.Tensor:

@@ -38,6 +38,29 @@ def test_translation_slope_at_zero():
     torch.testing.assert_close(fixed, torch.exp(x.detach().abs()))
 
 
+@pytest.mark.parametrize("unit_slope_at_zero", [False, True])
+def test_decode_rigid_gradient_is_the_composed_one(unit_slope_at_zero):
+    """The one-node decoding: values bit-equal to roma's composition, its closed-form gradient
+    equal to autograd's through that composition (unnormalised quaternions, a zero translation)."""
+    torch.manual_seed(0)
+    pose7 = torch.randn(6, 7, dtype=torch.float64)
+    pose7[:, :4] *= torch.linspace(0.3, 4.0, 6, dtype=torch.float64)[:, None]
+    pose7[0, 4] = 0.0
+    pose7.requires_grad_(True)
+    rot = roma.unitquat_to_rotmat(roma.quat_normalize(pose7[:, :4]))
+    trans = signed_expm1(pose7[:, 4:], unit_slope_at_zero=unit_slope_at_zero)
+    composed = torch.cat([torch.cat([rot, trans[..., None]], -1),
+                          torch.tensor([0.0, 0, 0, 1], dtype=torch.float64).expand(6, 1, 4)], -2)
+    fused = decode_rigid(pose7, unit_slope_at_zero=unit_slope_at_zero)
+    assert torch.equal(fused, composed)
+    weights = torch.randn(6, 4, 4, dtype=torch.float64)
+    expected = torch.autograd.grad(composed, pose7, weights)[0]
+    torch.testing.assert_close(torch.autograd.grad(fused, pose7, weights)[0], expected, rtol=1e-12, atol=1e-12)
+    assert (expected[0, 4] == 0) != unit_slope_at_zero  # the official zero slope at exactly 0
+    # finite differences: the true slope, which the official decoding lacks at exactly 0
+    assert torch.autograd.gradcheck(lambda p: decode_rigid(p, unit_slope_at_zero=True), pose7)
+
+
 def _channel_first_pairs(pts_world, edge2w, edges):
     """Exact predictions (E, 2, 3, P) of both views of each edge, in camera i."""
     w2edge = torch.linalg.inv(edge2w)[:, None]  # (E, 1, 4, 4)
