@@ -30,7 +30,7 @@ def _pair_view_pose(pred_a_in_b: np.ndarray, mask_a: np.ndarray, focal_a: float,
 
 
 def pair_view(pairs: PairPredictions, e_ab: int, e_ba: int, focals: tuple[float, float],
-              min_conf_thr: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+              min_conf_thr: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Two-frame reconstruction without optimisation (dust3r/cloud_opt/pair_viewer.py, §6).
 
     Args:
@@ -40,8 +40,8 @@ def pair_view(pairs: PairPredictions, e_ab: int, e_ba: int, focals: tuple[float,
         min_conf_thr: PnP mask threshold on the pair's per-frame max confidence.
 
     Returns:
-        c2w (2, 4, 4) with the more confident frame as world, focals (2,), depths (2, H, W);
-        index 0 is frame a, 1 is frame b.
+        c2w (2, 4, 4) with the more confident frame as world, depths (2, H, W); index 0 is
+        frame a, 1 is frame b.
     """
     height, width = pairs.conf_i.shape[1:]
     edge_from = (e_ab, e_ba)  # edge whose first view is frame 0 / 1 of the pair
@@ -61,7 +61,7 @@ def pair_view(pairs: PairPredictions, e_ab: int, e_ba: int, focals: tuple[float,
         c2w = torch.stack([rel[0], eye])
         other = pairs.pts3d_j_in_i[e_ba] @ torch.linalg.inv(rel[0])[:3, :3].T + torch.linalg.inv(rel[0])[:3, 3]
         depths = torch.stack([other[..., 2], pairs.pts3d_i_in_i[e_ba][..., 2]])
-    return c2w, torch.tensor(focals, device=c2w.device), depths
+    return c2w, depths
 
 
 def motion_masks(pairs: PairPredictions, config: AlignConfig) -> torch.Tensor:
@@ -85,13 +85,14 @@ def motion_masks(pairs: PairPredictions, config: AlignConfig) -> torch.Tensor:
     height, width = pairs.conf_i.shape[1:]
     pp = torch.tensor([width / 2, height / 2], device=pairs.conf_i.device)
     # one batched call, not two per pair (the same values: each row is reduced on its own)
-    focals = weiszfeld_focal(pairs.pts3d_i_in_i, pp).view(2, half).T.tolist()  # (E/2, 2) a, b
-    views = [pair_view(pairs, k, k + half, focals[k], config.min_conf_thr) for k in range(half)]
+    focals = weiszfeld_focal(pairs.pts3d_i_in_i, pp).view(2, half).T  # (E/2, 2) frames a, b
+    views = [pair_view(pairs, k, k + half, tuple(focals[k].tolist()), config.min_conf_thr)
+             for k in range(half)]
     c2w = torch.stack([v[0] for v in views])  # (E/2, 2, 4, 4)
     k = torch.zeros(half, 2, 3, 3, device=c2w.device)
-    k[..., 0, 0] = k[..., 1, 1] = torch.stack([v[1] for v in views])
+    k[..., 0, 0] = k[..., 1, 1] = focals
     k[..., :2, 2], k[..., 2, 2] = pp, 1
-    depths = torch.stack([v[2] for v in views])  # (E/2, 2, H, W)
+    depths = torch.stack([v[1] for v in views])  # (E/2, 2, H, W)
     err_i = (ego_flow(c2w[:, 0], c2w[:, 1], k[:, 0], k[:, 1], depths[:, 0])
              - pairs.flow_ij[:half]).norm(dim=1)
     err_j = (ego_flow(c2w[:, 1], c2w[:, 0], k[:, 1], k[:, 0], depths[:, 1])

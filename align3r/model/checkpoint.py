@@ -46,6 +46,14 @@ PACKAGED_MODELS: dict[str, Path] = {"tiny": Path(__file__).parents[1] / "weights
 
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
 _ALIAS = re.compile(r"^(.*\.dpt\.scratch\.)layer_rn\.(\d)\.weight$")
+
+
+def _aliased(key: str) -> str | None:
+    """The key a DPT alias shares its tensor with (`layer_rn.N` -> `layerN+1_rn`), or None."""
+    alias = _ALIAS.match(key)
+    return f"{alias[1]}layer{int(alias[2]) + 1}_rn.weight" if alias else None
+
+
 _OFFICIAL_MODES = {"output_mode": "pts3d", "depth_mode": ("exp", -math.inf, math.inf),
                    "conf_mode": ("exp", 1, math.inf)}
 _PATCH_EMBEDS = ("PatchEmbedDust3R", "ManyAR_PatchEmbed")
@@ -169,11 +177,9 @@ def load_weights(model: Align3RNet, state_dict: dict[str, torch.Tensor], *, sour
     state_dict = {k.removeprefix("module."): v for k, v in state_dict.items()}
     expected = model.state_dict()
     for key in expected:
-        alias = _ALIAS.match(key)
-        if alias and key not in state_dict:
-            kept = f"{alias[1]}layer{int(alias[2]) + 1}_rn.weight"
-            if kept in state_dict:
-                state_dict[key] = state_dict[kept]
+        kept = _aliased(key)
+        if kept in state_dict and key not in state_dict:
+            state_dict[key] = state_dict[kept]
     missing = sorted(set(expected) - set(state_dict))
     unexpected = sorted(set(state_dict) - set(expected))
     branch_missing = [k for k in missing if k.startswith(PRIOR_BRANCH_PREFIXES)]
@@ -259,8 +265,7 @@ def save_pretrained(model: Align3RNet, folder: str | os.PathLike) -> None:
     from safetensors.torch import save_file
 
     state_dict = model.state_dict()
-    aliases = {key: f"{alias[1]}layer{int(alias[2]) + 1}_rn.weight"
-               for key in state_dict if (alias := _ALIAS.match(key))}
+    aliases = {key: kept for key in state_dict if (kept := _aliased(key))}
     tensors = {key: value.contiguous() for key, value in state_dict.items() if key not in aliases}
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
