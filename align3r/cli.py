@@ -93,6 +93,7 @@ def _run_train(args: argparse.Namespace) -> int:
 
 
 def _add_run(parser: argparse.ArgumentParser) -> None:
+    from align3r.io.export.options import FORMATS
     from align3r.io.video import FrameSelection
     from align3r.reconstruct import ReconstructConfig
 
@@ -119,13 +120,16 @@ def _add_run(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--start-time", type=float, default=pick.start_time, help="seconds into a video")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:K")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run in OUT")
-    parser.add_argument("--overwrite", action="store_true", help="replace the results in OUT")
+    parser.add_argument("--overwrite", action="store_true", help="replace the results in OUT (an earlier run's exports/ go with them)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument("--full-res", action="store_true",
                         help="also write depth, confidence and masks at the input frames' resolution to OUT/full_res/")
     parser.add_argument("--full-res-model", metavar="NAME_OR_PATH",
                         help="Prompt Depth Anything for --full-res depth (default "
                              "depth-anything/prompt-depth-anything-vits-hf; bilinear when it cannot be loaded)")
+    parser.add_argument("--export", nargs="+", default=[], choices=FORMATS, metavar="FORMAT",
+                        help=f"then export OUT to OUT/exports/ in these formats ({', '.join(FORMATS)}), "
+                             "with `align3r export`'s default options")
     known = parser.add_argument_group("known cameras and masks (held fixed unless said otherwise)")
     known.add_argument("--focal", type=float, help="focal length in pixels of the input frames (centred principal point)")
     known.add_argument("--intrinsics", type=Path,
@@ -167,6 +171,8 @@ def _run_run(args: argparse.Namespace) -> int:
     if flagged:
         listed = "; ".join(f"{name}: {', '.join(why)}" for name, why in list(flagged.items())[:5])
         print(f"{len(flagged)} frame(s) flagged by the quality report ({listed}); see {args.out}/reconstruction.json")
+    for fmt in args.export:
+        _export_and_report(args.out, fmt, None, overwrite=True)  # this run's own exports: a rerun replaces them
     return 0
 
 
@@ -182,10 +188,15 @@ def _run_videos(args: argparse.Namespace, config, selection, options, known) -> 
     jobs, shard = read_video_list(args.videos), Shard.from_env()
     if options.device == "auto" and shard.world_size > 1 and torch.cuda.is_available():
         options = replace(options, device=f"cuda:{shard.local_rank}")
-    done, skipped, failed = run_videos(
-        jobs, Path(args.out), shard, overwrite=args.overwrite,
-        run_one=lambda video, folder: run_video(video, folder, model=args.model, prior=args.prior, config=config,
-                                                selection=selection, options=options, known=known))
+
+    def run_one(video, folder):
+        rec = run_video(video, folder, model=args.model, prior=args.prior, config=config, selection=selection,
+                        options=options, known=known)
+        for fmt in args.export:
+            _export_and_report(folder, fmt, None, overwrite=True)
+        return rec
+
+    done, skipped, failed = run_videos(jobs, Path(args.out), shard, overwrite=args.overwrite, run_one=run_one)
     print(f"rank {shard.rank} of {shard.world_size}: {done} video(s) reconstructed, {skipped} already done, "
           f"{failed} failed -> {args.out}")
     return 2 if failed else 0
@@ -282,25 +293,29 @@ def _add_export(parser: argparse.ArgumentParser) -> None:
     option.add_argument("--overwrite", action="store_true", help="replace an existing destination")
 
 
-def _run_export(args: argparse.Namespace) -> int:
+def _export_and_report(out, fmt: str, dest, **options) -> None:
+    """Export an output folder (`align3r export`, `align3r run --export`); print the losses and what was written."""
     from align3r.io.export import export
 
-    names = ("min_conf", "static_only", "per_frame", "max_points", "images", "depth_format", "depth_scale", "fps",
-             "seed", "overwrite")
     try:
-        result = export(args.out, args.format, args.output, **{name: getattr(args, name) for name in names})
-    except ImportError as err:
-        print(f"align3r export: error: {err}", file=sys.stderr)
-        return 2
+        result = export(out, fmt, dest, **options)
+    except ImportError as err:  # an optional dependency: one line naming the extra that installs it
+        raise Align3rError(str(err)) from None
     for note in result.notes:
         print(f"note: {note}")
     print(f"wrote {', '.join(str(p) for p in result.paths[:3])}{' ...' if len(result.paths) > 3 else ''}")
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    names = ("min_conf", "static_only", "per_frame", "max_points", "images", "depth_format", "depth_scale", "fps",
+             "seed", "overwrite")
+    _export_and_report(args.out, args.format, args.output, **{name: getattr(args, name) for name in names})
     return 0
 
 
 def _add_demo(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--out", default="align3r-demo", help="output folder (default align3r-demo)")
-    parser.add_argument("--overwrite", action="store_true", help="replace the results in OUT")
+    parser.add_argument("--overwrite", action="store_true", help="replace the results in OUT (an earlier run's exports/ go with them)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 

@@ -15,6 +15,7 @@ import torch
 from align3r.errors import Align3rError, InputError
 from align3r.infer.full_res import FullResOptions, full_resolution, load_refiner
 from align3r.infer.preprocess import frame_transform
+from align3r.io.export.api import EXPORTS_FOLDER
 from align3r.io.results import MANIFEST
 from align3r.io.video import FrameSelection, read_frames
 from align3r.known import KnownFiles
@@ -80,7 +81,8 @@ def run_video(source: str | os.PathLike, out: str | os.PathLike, *, model: str, 
     the known intrinsics, poses and masks (`known`), the model and the prior load first. Priors and pair predictions are cached under
     `out/.cache`, so a rerun with `resume` after an interruption recomputes nothing cached.
     With `options.full_res`, `out/full_res/` holds the same files at the frames' own resolution
-    (`align3r.infer.full_res`), written before the main `reconstruction.json`.
+    (`align3r.infer.full_res`), written before the main `reconstruction.json`. An earlier
+    result's `out/exports/` (and `out/full_res/` without `full_res`) is removed with it.
 
     Raises:
         Align3rError: bad input, model, prior or folder (one line each).
@@ -111,8 +113,8 @@ def run_video(source: str | os.PathLike, out: str | os.PathLike, *, model: str, 
     if options.full_res is not None:  # before the main manifest, so a finished folder has it whole
         transform = frame_transform(*images.shape[1:3], size=config.size, crop=config.crop)
         full_resolution(rec, images, transform, refiner=refiner).save(out / FULL_RES, overwrite=True)
-    elif (out / FULL_RES).exists():  # an earlier run's, which the new result would contradict
-        shutil.rmtree(out / FULL_RES)
+    for stale in [EXPORTS_FOLDER] + ([FULL_RES] if options.full_res is None else []):
+        shutil.rmtree(out / stale, ignore_errors=True)  # an earlier run's, which the new result would contradict
     rec.save(out, overwrite=True)
     return rec
 

@@ -11,6 +11,7 @@ import pytest
 from align3r.batch import Shard, read_video_list
 from align3r.cli import main
 from align3r.errors import InputError
+from align3r.io.trajectory import read_trajectory
 from align3r.reconstruction import Reconstruction
 from test_run import FAST, job, oracle, sequence  # noqa: F401  (fixtures: written sequence, exact pairs)
 
@@ -88,11 +89,14 @@ def test_each_rank_reconstructs_its_share(job, videos, tmp_path, monkeypatch, ca
 
 def test_a_failing_video_is_reported_and_the_others_go_on(job, videos, tmp_path, capsys):  # noqa: F811
     (tmp_path / "b").joinpath("000000.png").write_bytes(b"not an image")
-    assert batch(job, videos, tmp_path / "out") == 2
+    assert batch(job, videos, tmp_path / "out", "--export", "tum") == 2
     captured = capsys.readouterr()
     assert captured.err.count("\n") == 1 and f"{tmp_path / 'b'}: error:" in captured.err
     assert "2 video(s) reconstructed, 0 already done, 1 failed" in captured.out
     assert (tmp_path / "out" / "a" / "reconstruction.json").is_file() and not (tmp_path / "out" / "b").exists()
+    for name in "ac":  # each finished video's own exports
+        _, poses = read_trajectory(tmp_path / "out" / name / "exports" / "trajectory_tum.txt", fmt="tum")
+        np.testing.assert_allclose(poses, Reconstruction.load(tmp_path / "out" / name).poses_c2w, atol=1e-6)
 
 
 @pytest.mark.parametrize("argv,message", [

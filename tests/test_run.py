@@ -224,3 +224,19 @@ def test_bad_known_input_is_one_line_and_writes_nothing(job, sequence, tmp_path,
     assert run(job, tmp_path / "out", *make(files, tmp_path)) == 2
     assert message in one_line(capsys)
     assert not (tmp_path / "out").exists()
+
+
+def test_run_export_writes_what_align3r_export_writes(job, tmp_path, capsys):
+    from align3r.io.export import export
+
+    assert run(job, tmp_path / "out", "--export", "tum", "ply") == 0
+    assert "note: ply: all frames fused into one static cloud" in capsys.readouterr().out
+    exports = tmp_path / "out" / "exports"
+    rec = Reconstruction.load(tmp_path / "out")
+    _, poses = read_trajectory(exports / "trajectory_tum.txt", fmt="tum")
+    np.testing.assert_allclose(poses, rec.poses_c2w, atol=1e-6)
+    export(tmp_path / "out", "ply", tmp_path / "same.ply")
+    assert (exports / "points.ply").read_bytes() == (tmp_path / "same.ply").read_bytes()
+    # a rerun's exports replace the first run's
+    assert run(job, tmp_path / "out", "--overwrite", "--export", "tum") == 0
+    assert sorted(p.name for p in exports.iterdir()) == ["trajectory_tum.txt"]
