@@ -68,6 +68,8 @@ def check_output_folder(out: Path, options: JobOptions) -> None:
     parent = out if out.is_dir() else out.parent
     while not parent.exists():
         parent = parent.parent
+    if not parent.is_dir():
+        raise InputError(f"{out}: cannot be created, {parent} is a file")
     if not os.access(parent, os.W_OK):
         raise InputError(f"{out}: not writable")
 

@@ -1,5 +1,8 @@
 """`align3r run` end to end on a synthetic video: files, round trips, resume, and every bad input."""
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -112,6 +115,31 @@ def one_line(capsys) -> str:
     return err
 
 
+def write_bytes(path, data: bytes):
+    path.write_bytes(data)
+    return path
+
+
+def prior_files(tmp, nan_in: int):
+    """A files: prior folder of the job's six frames, one map holding a NaN."""
+    (tmp / "prior").mkdir()
+    for i in range(6):
+        depth = np.ones((48, 64), np.float32)
+        depth[5, 5] = np.nan if i == nan_in else 1.0
+        np.save(tmp / "prior" / f"{i:06d}.npy", depth)
+    return tmp / "prior"
+
+
+def truncated_model(job, tmp):
+    """The job's model folder with its weights cut short."""
+    folder = tmp / "cut-model"
+    folder.mkdir()
+    (folder / "config.json").write_bytes((job / "model" / "config.json").read_bytes())
+    weights = (job / "model" / "model.safetensors").read_bytes()
+    (folder / "model.safetensors").write_bytes(weights[: len(weights) // 2])
+    return folder
+
+
 @pytest.mark.parametrize("make,message", [
     (lambda job, tmp: ["run", str(tmp / "none.mp4")], "no such file"),
     (lambda job, tmp: ["run", str((tmp / "empty").mkdir() or tmp / "empty")], "holds no images"),
@@ -120,6 +148,10 @@ def one_line(capsys) -> str:
     (lambda job, tmp: ["run", str(job / "seq" / "rgb"), "--model", "no-such-model"], "no model named"),
     (lambda job, tmp: ["run", str(job / "seq" / "rgb"), "--prior", f"files:{tmp}"], ""),
     (lambda job, tmp: ["run", str(job / "seq" / "rgb"), "--device", "cuda:0"], "no CUDA device"),
+    (lambda job, tmp: ["run", str(write_bytes(tmp / "bad.mp4", b"not a video"))], "unreadable or corrupt video"),
+    (lambda job, tmp: ["run", str(job / "seq" / "rgb"), "--prior", f"files:{prior_files(tmp, nan_in=3)}"],
+     "000003.npy: prior map has NaN"),
+    (lambda job, tmp: ["run", str(job / "seq" / "rgb"), "--model", str(truncated_model(job, tmp))], "truncated"),
 ])
 def test_bad_input_is_one_line_and_writes_nothing(job, tmp_path, capsys, make, message):
     if message == "no CUDA device" and torch.cuda.is_available():
@@ -134,6 +166,36 @@ def test_bad_input_is_one_line_and_writes_nothing(job, tmp_path, capsys, make, m
     assert main(argv) == 2
     assert message in one_line(capsys)
     assert not (tmp_path / "out").exists()
+
+
+def test_output_under_a_file_or_unwritable_is_refused(job, tmp_path, capsys, monkeypatch):
+    (tmp_path / "afile").write_text("x")
+    assert run(job, tmp_path / "afile" / "out") == 2
+    assert f"{tmp_path / 'afile'} is a file" in one_line(capsys)
+    (tmp_path / "locked").mkdir()
+    access = os.access  # root writes anywhere, so the permission is faked for this folder only
+    monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != tmp_path / "locked" and access(path, mode))
+    assert run(job, tmp_path / "locked" / "out") == 2
+    assert "not writable" in one_line(capsys)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "locked"]
+    assert list((tmp_path / "locked").iterdir()) == []
+
+
+def test_out_of_gpu_memory_suggests_smaller_settings_and_writes_nothing(job, tmp_path, capsys, monkeypatch):
+    def exhausted(*args, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr("align3r.run.reconstruct", exhausted)
+    assert run(job, tmp_path / "out") == 2
+    assert "out of GPU memory; try --mode hierarchical" in one_line(capsys)
+    assert not (tmp_path / "out").exists()
+
+
+def test_window_larger_than_the_video_is_clamped(job, tmp_path):
+    assert run(job, tmp_path / "out", "--max-frames", "3", "--graph", "swinstride-5-noncyclic") == 0
+    rec = Reconstruction.load(tmp_path / "out")
+    assert rec.num_frames == 3  # the official graph's pairs of 3 frames (tests/infer/test_graph.py)
+    assert sorted(rec.meta["quality"]["edge_residual"]) == ["0_1", "1_0", "1_2", "2_1"]
 
 
 def test_occupied_output_folder_is_refused(job, tmp_path, capsys):
