@@ -120,7 +120,8 @@ def _add_run(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--start-time", type=float, default=pick.start_time, help="seconds into a video")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:K")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run in OUT")
-    parser.add_argument("--overwrite", action="store_true", help="replace the results in OUT (an earlier run's exports/ go with them)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the results in OUT (an earlier run's exports/ go with them)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument("--full-res", action="store_true",
                         help="also write depth, confidence and masks at the input frames' resolution to OUT/full_res/")
@@ -160,10 +161,17 @@ def _run_run(args: argparse.Namespace) -> int:
                        poses_mode=args.poses_mode, masks=args.masks)
     if (args.input is None) == (args.videos is None):
         raise InputError("give either INPUT or --videos LIST")
+
+    def run_one(video, folder, options: JobOptions):
+        rec = run_video(video, folder, model=args.model, prior=args.prior, config=config, selection=selection,
+                        options=options, known=known)
+        for fmt in args.export:
+            _export_and_report(folder, fmt, None, overwrite=True)  # this run's own exports: a rerun replaces them
+        return rec
+
     if args.videos is not None:
-        return _run_videos(args, config, selection, options, known)
-    rec = run_video(args.input, args.out, model=args.model, prior=args.prior, config=config,
-                    selection=selection, options=options, known=known)
+        return _run_videos(args, options, run_one)
+    rec = run_one(args.input, args.out, options)
     height, width = rec.depths.shape[1:]
     print(f"reconstructed {rec.num_frames} frames ({width}x{height}, {rec.meta['mode']} alignment) in "
           f"{rec.meta['total_s']:.1f} s -> {args.out}")
@@ -171,32 +179,23 @@ def _run_run(args: argparse.Namespace) -> int:
     if flagged:
         listed = "; ".join(f"{name}: {', '.join(why)}" for name, why in list(flagged.items())[:5])
         print(f"{len(flagged)} frame(s) flagged by the quality report ({listed}); see {args.out}/reconstruction.json")
-    for fmt in args.export:
-        _export_and_report(args.out, fmt, None, overwrite=True)  # this run's own exports: a rerun replaces them
     return 0
 
 
-def _run_videos(args: argparse.Namespace, config, selection, options, known) -> int:
-    """`run --videos`: this rank's share of the list (align3r.batch), one output subfolder per video."""
+def _run_videos(args: argparse.Namespace, options, run_one: Callable) -> int:
+    """`run --videos`: this rank's share of the list (align3r.batch), one output subfolder per video,
+    each made by `run_one(video, folder, options)`."""
     from dataclasses import replace
 
     import torch
 
     from align3r.batch import Shard, read_video_list, run_videos
-    from align3r.run import run_video
 
     jobs, shard = read_video_list(args.videos), Shard.from_env()
     if options.device == "auto" and shard.world_size > 1 and torch.cuda.is_available():
         options = replace(options, device=f"cuda:{shard.local_rank}")
-
-    def run_one(video, folder):
-        rec = run_video(video, folder, model=args.model, prior=args.prior, config=config, selection=selection,
-                        options=options, known=known)
-        for fmt in args.export:
-            _export_and_report(folder, fmt, None, overwrite=True)
-        return rec
-
-    done, skipped, failed = run_videos(jobs, Path(args.out), shard, overwrite=args.overwrite, run_one=run_one)
+    done, skipped, failed = run_videos(jobs, Path(args.out), shard, overwrite=args.overwrite,
+                                       run_one=lambda video, folder: run_one(video, folder, options))
     print(f"rank {shard.rank} of {shard.world_size}: {done} video(s) reconstructed, {skipped} already done, "
           f"{failed} failed -> {args.out}")
     return 2 if failed else 0
@@ -315,7 +314,7 @@ def _run_export(args: argparse.Namespace) -> int:
 
 def _add_demo(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--out", default="align3r-demo", help="output folder (default align3r-demo)")
-    parser.add_argument("--overwrite", action="store_true", help="replace the results in OUT (an earlier run's exports/ go with them)")
+    parser.add_argument("--overwrite", action="store_true", help="replace the results in OUT")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
