@@ -108,13 +108,10 @@ def run(root: Path, mode: str, num_frames: int, height: int, width: int, niter: 
     config = replace(PRESETS["align3r"][0], flow_weight=0.0)
 
     def align(iterations: int) -> tuple[float, float]:
+        run_config = replace(config, niter=iterations)
         if mode == "global":
-            wall, cpu, _ = cpu_timed(lambda: global_align(store.load(pair_graph(num_frames, GLOBAL_GRAPH)),
-                                                          replace(config, niter=iterations)))
-        else:
-            wall, cpu, _ = cpu_timed(hierarchical_align, store.load, num_frames, replace(config, niter=iterations),
-                                     PRESETS["align3r"][1])
-        return wall, cpu
+            return cpu_timed(lambda: global_align(store.load(pair_graph(num_frames, GLOBAL_GRAPH)), run_config))[:2]
+        return cpu_timed(hierarchical_align, store.load, num_frames, run_config, PRESETS["align3r"][1])[:2]
 
     init_wall, init_cpu = align(0)
     full_wall, full_cpu = align(niter)

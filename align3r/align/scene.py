@@ -8,7 +8,7 @@ import roma
 import torch
 from torch import nn
 
-from align3r.geometry import centred_intrinsics
+from align3r.geometry import centred_intrinsics, similarity_matrix
 
 FOCAL_BREAK = 20.0  # phi = 20 ln f (dust3r/cloud_opt/base_opt.py)
 
@@ -49,12 +49,9 @@ class _DecodeRigid(torch.autograd.Function):
         quat, tau = pose7[..., :4], pose7[..., 4:7]
         norm = torch.linalg.norm(quat, dim=-1, keepdim=True)
         unit = quat / norm  # roma.quat_normalize
-        top = torch.cat([roma.unitquat_to_rotmat(unit),
-                         signed_expm1(tau, unit_slope_at_zero=unit_slope_at_zero)[..., None]], dim=-1)
-        bottom = torch.zeros_like(top[..., :1, :])
-        bottom[..., 0, 3] = 1
         ctx.save_for_backward(unit, norm, _translation_slope(tau, unit_slope_at_zero))
-        return torch.cat([top, bottom], dim=-2)
+        return similarity_matrix(torch.ones_like(norm[..., 0]), roma.unitquat_to_rotmat(unit),
+                                 signed_expm1(tau, unit_slope_at_zero=unit_slope_at_zero))
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
