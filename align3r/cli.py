@@ -10,7 +10,7 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 
 from align3r.errors import Align3rError
@@ -22,10 +22,9 @@ def _add_convert(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_convert(args: argparse.Namespace) -> int:
-    from align3r.model.checkpoint import load_model
+    from align3r.model.checkpoint import load_model, save_pretrained
 
-    model = load_model(args.checkpoint, device="cpu")
-    model.save_pretrained(args.out_dir)
+    save_pretrained(load_model(args.checkpoint, device="cpu"), args.out_dir)
     print(f"wrote {args.out_dir}/config.json and {args.out_dir}/model.safetensors")
     return 0
 
@@ -95,7 +94,7 @@ def _run_train(args: argparse.Namespace) -> int:
 def _add_run(parser: argparse.ArgumentParser) -> None:
     from align3r.io.export.options import FORMATS
     from align3r.io.video import FrameSelection
-    from align3r.reconstruct import ReconstructConfig
+    from align3r.pipeline.reconstruct import ReconstructConfig
 
     defaults, pick = ReconstructConfig(), FrameSelection()
     parser.add_argument("input", nargs="?", help="video file, folder of images, or a glob of images")
@@ -146,32 +145,39 @@ def _add_run(parser: argparse.ArgumentParser) -> None:
 
 def _run_run(args: argparse.Namespace) -> int:
     from align3r.errors import InputError
-    from align3r.infer.full_res import full_res_options
+    from align3r.io.known_inputs import KnownFiles
     from align3r.io.video import FrameSelection
-    from align3r.known import KnownFiles
-    from align3r.reconstruct import ReconstructConfig
-    from align3r.run import JobOptions, run_video
+    from align3r.pipeline.full_res import full_res_options
+    from align3r.pipeline.batch import read_video_list
+    from align3r.pipeline.job import JobOptions, check_output_folder, run_video
+    from align3r.pipeline.reconstruct import ReconstructConfig
+    from align3r.pipeline.resources import ResourceSpec, load_resources
 
     config = ReconstructConfig(size=args.size, crop=not args.no_crop, mode=args.mode, graph=args.graph,
                                preset=args.preset, niter=args.niter, flow=args.flow, batch_size=args.batch_size)
     selection = FrameSelection(stride=args.stride, max_frames=args.max_frames, start_time=args.start_time)
-    options = JobOptions(resume=args.resume, overwrite=args.overwrite, device=args.device,
-                         full_res=full_res_options(args.full_res, args.full_res_model))
+    options = JobOptions(resume=args.resume, overwrite=args.overwrite)
+    spec = ResourceSpec(model=args.model, prior=args.prior, flow=args.flow, device=args.device,
+                        full_res=full_res_options(args.full_res, args.full_res_model))
     known = KnownFiles(focal=args.focal, intrinsics=args.intrinsics, poses=args.poses, poses_format=args.poses_format,
                        poses_mode=args.poses_mode, masks=args.masks)
     if (args.input is None) == (args.videos is None):
         raise InputError("give either INPUT or --videos LIST")
+    # the cheap checks before minutes of loading
+    jobs = read_video_list(args.videos) if args.videos is not None else None
+    if jobs is None:
+        check_output_folder(Path(args.out), options)
+    resources = load_resources(spec if jobs is None else _rank_device(spec))
 
-    def run_one(video, folder, options: JobOptions):
-        rec = run_video(video, folder, model=args.model, prior=args.prior, config=config, selection=selection,
-                        options=options, known=known)
+    def run_one(video, folder):
+        rec = run_video(video, folder, resources, config=config, selection=selection, options=options, known=known)
         for fmt in args.export:
             _export_and_report(folder, fmt, None, overwrite=True)  # this run's own exports: a rerun replaces them
         return rec
 
-    if args.videos is not None:
-        return _run_videos(args, options, run_one)
-    rec = run_one(args.input, args.out, options)
+    if jobs is not None:
+        return _run_videos(args, jobs, run_one)
+    rec = run_one(args.input, args.out)
     height, width = rec.depths.shape[1:]
     print(f"reconstructed {rec.num_frames} frames ({width}x{height}, {rec.meta['mode']} alignment) in "
           f"{rec.meta['total_s']:.1f} s -> {args.out}")
@@ -182,20 +188,27 @@ def _run_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_videos(args: argparse.Namespace, options, run_one: Callable) -> int:
-    """`run --videos`: this rank's share of the list (align3r.batch), one output subfolder per video,
-    each made by `run_one(video, folder, options)`."""
+def _rank_device(spec):
+    """Under torchrun with CUDA, `--device auto` means this rank's GPU (`LOCAL_RANK`)."""
     from dataclasses import replace
 
     import torch
 
-    from align3r.batch import Shard, read_video_list, run_videos
+    from align3r.pipeline.batch import Shard
 
-    jobs, shard = read_video_list(args.videos), Shard.from_env()
-    if options.device == "auto" and shard.world_size > 1 and torch.cuda.is_available():
-        options = replace(options, device=f"cuda:{shard.local_rank}")
-    done, skipped, failed = run_videos(jobs, Path(args.out), shard, overwrite=args.overwrite,
-                                       run_one=lambda video, folder: run_one(video, folder, options))
+    shard = Shard.from_env()
+    if spec.device == "auto" and shard.world_size > 1 and torch.cuda.is_available():
+        return replace(spec, device=f"cuda:{shard.local_rank}")
+    return spec
+
+
+def _run_videos(args: argparse.Namespace, jobs: list, run_one: Callable) -> int:
+    """`run --videos`: this rank's share of the list (align3r.pipeline.batch), one output subfolder per video,
+    each made by `run_one(video, folder)` with resources loaded once."""
+    from align3r.pipeline.batch import Shard, run_videos
+
+    shard = Shard.from_env()
+    done, skipped, failed = run_videos(jobs, Path(args.out), shard, overwrite=args.overwrite, run_one=run_one)
     print(f"rank {shard.rank} of {shard.world_size}: {done} video(s) reconstructed, {skipped} already done, "
           f"{failed} failed -> {args.out}")
     return 2 if failed else 0
@@ -254,11 +267,7 @@ def _add_view(parser: argparse.ArgumentParser) -> None:
 def _run_view(args: argparse.Namespace) -> int:
     from align3r.io.view import Viewer
 
-    try:
-        viewer = Viewer(args.out, host=args.host, port=args.port)
-    except ImportError as err:
-        print(f"align3r view: error: {err}", file=sys.stderr)
-        return 2
+    viewer = Viewer(args.out, host=args.host, port=args.port)
     print(f"viewer of {args.out} at {viewer.url} (Ctrl+C to stop)", flush=True)
     try:
         viewer.serve_forever()
@@ -296,10 +305,7 @@ def _export_and_report(out, fmt: str, dest, **options) -> None:
     """Export an output folder (`align3r export`, `align3r run --export`); print the losses and what was written."""
     from align3r.io.export import export
 
-    try:
-        result = export(out, fmt, dest, **options)
-    except ImportError as err:  # an optional dependency: one line naming the extra that installs it
-        raise Align3rError(str(err)) from None
+    result = export(out, fmt, dest, **options)
     for note in result.notes:
         print(f"note: {note}")
     print(f"wrote {', '.join(str(p) for p in result.paths[:3])}{' ...' if len(result.paths) > 3 else ''}")
@@ -321,8 +327,8 @@ def _add_demo(parser: argparse.ArgumentParser) -> None:
 def _run_demo(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from align3r.demo import report, run_demo
-    from align3r.run import JobOptions, check_output_folder
+    from align3r.eval.demo import report, run_demo
+    from align3r.pipeline.job import JobOptions, check_output_folder
 
     check_output_folder(Path(args.out), JobOptions(overwrite=args.overwrite))
     result = run_demo(args.out, overwrite=args.overwrite)
@@ -349,16 +355,22 @@ SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Cal
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(with_arguments: Collection[str] = tuple(SUBCOMMANDS)) -> argparse.ArgumentParser:
+    """The parser of every subcommand; only those in `with_arguments` get their options (adding
+    them imports what their defaults come from, torch included)."""
     parser = argparse.ArgumentParser(prog="align3r", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (help_text, add_arguments, _) in SUBCOMMANDS.items():
-        add_arguments(sub.add_parser(name, help=help_text, description=help_text))
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        if name in with_arguments:
+            add_arguments(command)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = next((word for word in argv if not word.startswith("-")), None)
+    args = build_parser(with_arguments=[command] if command in SUBCOMMANDS else []).parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="align3r: %(message)s")
     if getattr(args, "quiet", False):
         os.environ["TQDM_DISABLE"] = "1"

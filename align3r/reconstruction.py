@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,16 +67,3 @@ class Reconstruction:
         return (all(np.array_equal(getattr(self, k), getattr(other, k)) for k in exact)
                 and np.allclose(self.conf, other.conf, rtol=1e-6, atol=0)
                 and self.names == other.names and self.meta == other.meta)
-
-    def save(self, folder: str | os.PathLike, *, overwrite: bool = False) -> None:
-        """Write the output folder (official file names and ours); see `align3r.io.results`."""
-        from align3r.io.results import save_reconstruction
-
-        save_reconstruction(self, folder, overwrite=overwrite)
-
-    @staticmethod
-    def load(folder: str | os.PathLike) -> Reconstruction:
-        """Read an output folder written by `save`."""
-        from align3r.io.results import load_reconstruction
-
-        return load_reconstruction(folder)

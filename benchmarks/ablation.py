@@ -19,9 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from align3r import load_model
 from align3r.data.synthetic import generate_sequence
-from align3r.demo import DEMO_RECONSTRUCTION, DEMO_VIDEO, HELD_OUT_SEED, score_sequence
+from align3r.eval.demo import DEMO_RECONSTRUCTION, DEMO_VIDEO, HELD_OUT_SEED, demo_resources, score_sequence
 from align3r.eval.metrics import average_depth_metrics
 
 
@@ -33,13 +32,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "ablation.md")
     args = parser.parse_args()
     torch.manual_seed(0)
-    models = {"DUSt3R-tiny (c)": load_model(args.control), "Align3R-tiny (b)": load_model(args.model)}
+    models = {"DUSt3R-tiny (c)": demo_resources(args.control), "Align3R-tiny (b)": demo_resources(args.model)}
     results: dict[str, list] = {name: [] for name in ["prior alone", *models]}
     start = time.perf_counter()
     for k in range(args.sequences):
         sequence = generate_sequence(replace(DEMO_VIDEO, seed=HELD_OUT_SEED + k))
-        for name, model in models.items():
-            scored = score_sequence(sequence, model, DEMO_RECONSTRUCTION)
+        for name, resources in models.items():
+            scored = score_sequence(sequence, resources, DEMO_RECONSTRUCTION)
             results[name].append(scored)
         results["prior alone"].append(scored)
     rows = ["| method | Abs Rel | δ<1.25 | ATE | RPE trans | RPE rot (°) |", "|---|---:|---:|---:|---:|---:|"]

@@ -1,4 +1,4 @@
-"""Align a pairs file in the layout of shared/golden/align and write the goldens' output layout.
+"""Align a pairs file in the layout of tests/goldens/align and write the goldens' output layout.
 
     python benchmarks/align_pairs.py PAIRS.npz OUT.npz [--mode global|hier] [--niter N]
         [--preset demo|pose_test|depth_test|align3r] [--no-flow] [--scene-graph NAME]
@@ -22,7 +22,7 @@ from align3r.align.config import PRESETS
 from align3r.align.global_align import AlignResult, global_align
 from align3r.align.hierarchical import clip_plan, hierarchical_align, scene_edges
 from align3r.infer.graph import pair_graph
-from align3r.infer.store import PairPredictions
+from align3r.infer.pairs import PairPredictions
 
 PAIR_KEYS = ("pts3d_i_in_i", "pts3d_j_in_i", "conf_i", "conf_j", "flow_ij", "flow_ji")
 

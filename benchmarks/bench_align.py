@@ -29,16 +29,17 @@ import numpy as np
 import torch
 
 from align3r.align.config import PRESETS
-from align3r.align.flow import motion_masks
+from align3r.align.motion import motion_masks
 from align3r.align.global_align import global_align
 from align3r.align.hierarchical import hierarchical_align, scene_edges
-from align3r.align.known import KnownCameras
+from align3r.align.known_cameras import KnownCameras
 from align3r.align.oracle import oracle_pairs
 from align3r.data.synthetic.sequence import SynthConfig, generate_sequence
 from align3r.infer.graph import pair_graph
-from align3r.infer.store import PairPredictions, PairStore
+from align3r.infer.pairs import PairPredictions
+from align3r.infer.store import PairStore
 
-GOLDEN = Path(__file__).parents[1] / "tests" / "data" / "align"
+GOLDEN = Path(__file__).parents[1] / "tests" / "goldens" / "align"
 GLOBAL_GRAPH = "swinstride-5-noncyclic"
 # glibc keeps freed heap memory of fragmented arenas: with large blocks mmap-ed, freed tensors
 # go back to the OS and the peak RSS shows what was live at once.

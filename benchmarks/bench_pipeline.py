@@ -1,4 +1,4 @@
-"""Seconds per frame of the whole pipeline (`align3r.reconstruct`), split into prior / encode /
+"""Seconds per frame of the whole pipeline (`align3r.pipeline.reconstruct`), split into prior / encode /
 decode / align, and what the per-frame encoding saves against encoding both views of every pair.
 
 Random weights (timing only): the Align3R network of `--presets`, and a Depth Anything V2 prior
@@ -23,14 +23,14 @@ import torch
 import transformers
 from transformers.models.dpt.image_processing_pil_dpt import DPTImageProcessorPil
 
-import align3r.reconstruct as reconstruct_module
+import align3r.pipeline.reconstruct as reconstruct_module
 from align3r.align.oracle import oracle_pairs
 from align3r.data.synthetic import SynthConfig, generate_sequence
 from align3r.infer import runner
 from align3r.model.config import PRESETS
-from align3r.model.network import Align3RNet, PairPrediction
+from align3r.model.network import Align3RNet
 from align3r.prior.depth_anything import DepthAnythingPrior
-from align3r.reconstruct import ReconstructConfig, reconstruct
+from align3r.pipeline.reconstruct import ReconstructConfig, reconstruct
 
 DA_V2 = {  # backbone width, depth, heads; neck widths (the released large / small checkpoints)
     "large": (1024, 24, 16, [256, 512, 1024, 1024], 256),
@@ -81,8 +81,7 @@ def geometric_pairs(sequence):
     def infer(model, load, edges, *, batch_size, device):
         for batch in runner.infer_pairs(model, load, edges, batch_size=batch_size, device=device):
             pairs = oracle_pairs(c2w, depths, k, edges[batch.edge_ids].numpy(), seed=0, noise=0.01)
-            yield runner.PairBatch(batch.edge_ids, PairPrediction(pairs.pts3d_i_in_i, pairs.conf_i,
-                                                                  pairs.pts3d_j_in_i, pairs.conf_j))
+            yield runner.PairBatch(batch.edge_ids, pairs)
     return infer
 
 

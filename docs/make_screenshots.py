@@ -15,6 +15,7 @@ from playwright.sync_api import sync_playwright
 from align3r.data.synthetic import SynthConfig, generate_sequence
 from align3r.io.export import export
 from align3r.io.view import Viewer
+from align3r.io.results import save_reconstruction
 from align3r.reconstruction import Reconstruction
 
 DOCS = Path(__file__).parent
@@ -26,9 +27,10 @@ def synthetic_result(folder: Path) -> None:
     """A 24-frame synthetic video saved as a result, confidence falling with depth (for the colours)."""
     seq = generate_sequence(SynthConfig(frames=24, width=256, height=160, seed=5, camera_motion="walk", priors=()))
     conf = (1 + 20 / (1 + seq.depths)).astype(np.float32)
-    Reconstruction(images=seq.images, depths=seq.depths, conf=conf, poses_c2w=seq.poses_c2w,
-                   intrinsics=seq.intrinsics, dynamic_masks=seq.dynamic_masks,
-                   names=[f"frame_{i:06d}" for i in range(24)], meta={}).save(folder)
+    rec = Reconstruction(images=seq.images, depths=seq.depths, conf=conf, poses_c2w=seq.poses_c2w,
+                         intrinsics=seq.intrinsics, dynamic_masks=seq.dynamic_masks,
+                         names=[f"frame_{i:06d}" for i in range(24)], meta={})
+    save_reconstruction(rec, folder)
 
 
 def overview(viewer: Viewer) -> None:

@@ -8,7 +8,7 @@ from typing import Literal
 
 @dataclass(frozen=True)
 class AlignConfig:
-    """One scene's optimiser (ALIGNMENT.md §2-§4, §7). Defaults: tool/demo.py (flow family).
+    """One scene's optimiser (docs/alignment.md §2-§4, §7). Defaults: tool/demo.py (flow family).
 
     The plain family (tool/depth_test.py) is the same optimiser with the extra terms at zero,
     per-frame focals, cosine schedule and the confidence override; see `PRESETS`.
@@ -29,11 +29,11 @@ class AlignConfig:
     conf_override: float | None = None
     """tool/depth_test.py sets every raw confidence > 1 to this value (10) before aligning."""
     temporal_weight: float = 0.01
-    """Weight of the temporal pose smoothing (§4.2)."""
+    """Weight of the temporal pose smoothing (docs/alignment.md §4.2)."""
     translation_weight: float = 1.0
     """Weight of the translation inside the temporal smoothing."""
     flow_weight: float = 0.01
-    """Weight of the optical-flow term (§4.3); 0 switches flow and motion masks off."""
+    """Weight of the optical-flow term (docs/alignment.md §4.3); 0 switches flow and motion masks off."""
     flow_start: float = 0.1
     """The flow term is on from iteration `niter * flow_start`."""
     flow_loss_thre: float = 25.0
@@ -51,7 +51,7 @@ class AlignConfig:
 
 @dataclass(frozen=True)
 class HierarchyConfig:
-    """Keyframes aligned globally, then each clip seeded by its keyframe (§5)."""
+    """Keyframes aligned globally, then each clip seeded by its keyframe (docs/alignment.md §5)."""
 
     clip_size: int = 10
     """Starting clip size c0 (demo 10, depth_test 50); lowered until clips never divide n."""

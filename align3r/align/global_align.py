@@ -1,24 +1,24 @@
-"""Joint optimisation of all frames of a scene from its pair predictions (ALIGNMENT.md §2-§4, §7)."""
+"""Joint optimisation of all frames of a scene from its pair predictions (docs/alignment.md §2-§4, §7)."""
 
 from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
 from align3r.align.config import AlignConfig
-from align3r.align.flow import motion_masks
+from align3r.align.motion import motion_masks
 from align3r.align.init import KeyframePrior, TreeInit, grow_spanning_tree, weighted_umeyama
-from align3r.align.known import KnownCameras, gauge, place_tree_on_poses
+from align3r.align.known_cameras import KnownCameras, gauge, place_tree_on_poses
 from align3r.align.objective import (FlowTarget, alignment_loss, ego_flow_loss, ego_warp, flow_target,
                                       temporal_loss)
 from align3r.align.scene import FOCAL_BREAK, SceneParams, encode_rigid
 from align3r.errors import InputError
 from align3r.geometry import centred_intrinsics, transform_points, unproject_depth
-from align3r.infer.store import PairPredictions
+from align3r.infer.pairs import PairPredictions
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ def frame_confidence(edges: torch.Tensor, conf_i: torch.Tensor, conf_j: torch.Te
 
 def init_scene(pairs: PairPredictions, tree: TreeInit, config: AlignConfig,
                known: KnownCameras = KnownCameras()) -> SceneParams:
-    """Parameters from the tree (§3.4): per-edge similarities, gauge rescaling, log-depths, focal.
+    """Parameters from the tree (docs/alignment.md §3.4): per-edge similarities, gauge rescaling, log-depths, focal.
 
     Known poses keep their scale (see `gauge`); known fixed poses and known focals are not
     optimised (`known` on the pairs' device and dtype, see `KnownCameras.for_scene`).
@@ -142,7 +142,7 @@ def flow_targets(pairs: PairPredictions, static: torch.Tensor) -> FlowTarget:
 
 def scene_loss(params: SceneParams, pairs: PairPredictions, pair_data: tuple[torch.Tensor, torch.Tensor],
                config: AlignConfig, flows: FlowTarget | None) -> torch.Tensor:
-    """Total loss (§4.6) given `pair_tensors(pairs)`; the flow term only when `flows`
+    """Total loss (docs/alignment.md §4.6) given `pair_tensors(pairs)`; the flow term only when `flows`
     (`flow_targets`) is given."""
     c2w = params.c2w()
     loss = alignment_loss(params.pts3d_world(c2w), params.edge2w(), pairs.edges, *pair_data)
@@ -178,10 +178,8 @@ def _prepare(pairs: PairPredictions, config: AlignConfig) -> PairPredictions:
     if config.conf_override is None:
         return pairs
     value = config.conf_override
-    return PairPredictions(pairs.edges, pairs.pts3d_i_in_i, pairs.pts3d_j_in_i,
-                           pairs.conf_i.masked_fill(pairs.conf_i > 1, value),
-                           pairs.conf_j.masked_fill(pairs.conf_j > 1, value),
-                           pairs.flow_ij, pairs.flow_ji)
+    return replace(pairs, conf_i=pairs.conf_i.masked_fill(pairs.conf_i > 1, value),
+                   conf_j=pairs.conf_j.masked_fill(pairs.conf_j > 1, value))
 
 
 def global_align(pairs: PairPredictions, config: AlignConfig, *,
@@ -195,7 +193,7 @@ def global_align(pairs: PairPredictions, config: AlignConfig, *,
         pairs: the scene's pair predictions, local frame indices 0..N-1; with `flow_ij`/`flow_ji`
             when `config.flow_weight > 0` (the flow term needs the symmetrised edge layout).
         config: optimiser settings (see `PRESETS`).
-        prior: the keyframe seed of a hierarchical clip (§3.5), else None.
+        prior: the keyframe seed of a hierarchical clip (docs/alignment.md §3.5), else None.
         known: what the user knows of the scene: poses (fixed or initial), focals (fixed),
             motion masks (replacing the self-derived ones).
 
@@ -211,7 +209,7 @@ def global_align(pairs: PairPredictions, config: AlignConfig, *,
     use_flow = config.flow_weight > 0
     if use_flow and (pairs.flow_ij is None or pairs.flow_ji is None):
         raise InputError("the flow term is on but the pairs carry no flow; "
-                         "estimate it (align3r.align.flow) or set flow_weight=0")
+                         "estimate it (align3r.align.motion) or set flow_weight=0")
     known = known.for_scene(pairs)
     if known.dynamic_masks is not None:
         dynamic = known.dynamic_masks

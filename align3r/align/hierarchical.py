@@ -1,4 +1,4 @@
-"""Long videos: keyframes aligned globally, then each clip seeded by its keyframe, then stitched (§5)."""
+"""Long videos: keyframes aligned globally, each clip seeded by its keyframe, then stitched (docs/alignment.md §5)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ import torch
 from align3r.align.config import AlignConfig, HierarchyConfig
 from align3r.align.global_align import AlignResult, global_align
 from align3r.align.init import KeyframePrior
-from align3r.align.known import KnownCameras
+from align3r.align.known_cameras import KnownCameras
 from align3r.errors import InputError
 from align3r.geometry import invert_pose
 from align3r.infer.graph import forward_pairs, pair_graph
-from align3r.infer.store import PairPredictions
+from align3r.infer.pairs import PairPredictions
 
 logger = logging.getLogger(__name__)
 

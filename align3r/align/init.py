@@ -1,4 +1,4 @@
-"""Initial poses, depths and focals from the pairs: spanning tree, Procrustes, PnP (ALIGNMENT.md §3)."""
+"""Initial poses, depths and focals from the pairs: spanning tree, Procrustes, PnP (docs/alignment.md §3)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ import scipy.sparse
 import scipy.sparse.csgraph
 import torch
 
-from align3r.infer.store import PairPredictions
+from align3r.infer.pairs import PairPredictions
 
 
 @dataclass(frozen=True)
 class KeyframePrior:
-    """A clip's seed from the keyframe scene (§3.5): the world frame of its local frame 0.
+    """A clip's seed from the keyframe scene (docs/alignment.md §3.5): the world frame of its local frame 0.
 
     Attributes:
         c2w: (4, 4) camera-to-world pose of the keyframe in the keyframe scene.
@@ -182,7 +182,7 @@ def _first_edge(todo: list[tuple[float, int, int]], anchored: bool) -> tuple[int
 def grow_spanning_tree(pairs: PairPredictions, im_conf: torch.Tensor, *, min_conf_thr: float,
                        prior: KeyframePrior | None, stale_focal_edge: bool,
                        known_focals: np.ndarray | None = None) -> TreeInit:
-    """Chain the pairs along the spanning tree into one world frame (§3.2, §3.3, §3.5).
+    """Chain the pairs along the spanning tree into one world frame (docs/alignment.md §3.2, §3.3, §3.5).
 
     Args:
         pairs: the scene's predictions (confidences as the optimiser sees them).
@@ -214,7 +214,7 @@ def grow_spanning_tree(pairs: PairPredictions, im_conf: torch.Tensor, *, min_con
         other = j if i == 0 else i
         pts[0] = apply_sim(1.0, key[:3, :3], key[:3, 3], pred_i[seed])
         pts[other] = apply_sim(1.0, key[:3, :3], key[:3, 3], pred_j[seed])
-        c2w[0], focal[0] = key, prior.focal  # only a seed: nothing frozen, key depth unused (§3.5)
+        c2w[0], focal[0] = key, prior.focal  # only a seed: nothing frozen, key depth unused (docs/alignment.md §3.5)
     done, mst_edges = {i, j}, [(i, j)]
     while todo:
         score, i, j = todo.pop()
@@ -248,7 +248,7 @@ def _rigid4x4(rot: torch.Tensor, trans: torch.Tensor) -> torch.Tensor:
 def _complete_focals_and_poses(pairs: PairPredictions, neg_graph: scipy.sparse.dok_array,
                                index: dict[tuple[int, int], int], pts: list, c2w: list,
                                focal: list, pnp_mask: torch.Tensor) -> None:
-    """Missing focals from the best edges first, missing poses by PnP, else identity (§3.3)."""
+    """Missing focals from the best edges first, missing poses by PnP, else identity (docs/alignment.md §3.3)."""
     pp = torch.tensor([pnp_mask.shape[2] / 2, pnp_mask.shape[1] / 2], device=pnp_mask.device)
     best_first = np.array(list(neg_graph.keys()))[np.argsort(list(neg_graph.values()))]
     for i, j in best_first.tolist():

@@ -1,4 +1,4 @@
-"""Loss terms of the global alignment as pure functions over all edges at once (ALIGNMENT.md §4)."""
+"""Loss terms of the global alignment as pure functions over all edges at once (docs/alignment.md §4)."""
 
 from __future__ import annotations
 
@@ -134,7 +134,7 @@ def ego_warp(c2w_src: torch.Tensor, c2w_dst: torch.Tensor, k_src: torch.Tensor,
     """The camera motion as a pixel warp: `x = proj [u v 1] + offset / (D_src + 1e-6)`.
 
     `proj = K_dst R_rel K_src^-1`, `offset = K_dst t_rel`, `R_rel = R_dst^T R_src`,
-    `t_rel = R_dst^T (T_src - T_dst)` (MonST3R's depth-based warping, ALIGNMENT.md §4.3).
+    `t_rel = R_dst^T (T_src - T_dst)` (MonST3R's depth-based warping, docs/alignment.md §4.3).
 
     Args:
         c2w_src, c2w_dst: (B, 4, 4) camera-to-world poses of the source and target frames.
@@ -289,7 +289,7 @@ def ego_flow_loss(proj: torch.Tensor, offset: torch.Tensor, disparity: torch.Ten
                   target: FlowTarget, pxl_thre: float) -> torch.Tensor:
     """Smooth-L1 (beta 1) between the ego-motion flow and the measured flow on static pixels,
     elements whose residual is >= `pxl_thre` left out: per group of rows the mean over the kept
-    elements of both channels, summed over the groups (ALIGNMENT.md §4.3). Differentiable in
+    elements of both channels, summed over the groups (docs/alignment.md §4.3). Differentiable in
     `proj`, `offset` and `disparity`.
 
     Args:

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from align3r.geometry import invert_pose, transform_points, unproject_depth
-from align3r.infer.store import PairPredictions
+from align3r.infer.pairs import PairPredictions
 
 
 def oracle_pairs(c2w: torch.Tensor, depths: torch.Tensor, intrinsics: torch.Tensor, edges: np.ndarray,
@@ -38,4 +38,5 @@ def oracle_pairs(c2w: torch.Tensor, depths: torch.Tensor, intrinsics: torch.Tens
         return (pts * jitter).float()
 
     conf = 1.5 + 2.5 * torch.rand(2, num_edges, height, width, generator=gen)
-    return PairPredictions(edge_t, predict(edge_t[:, 0]), predict(edge_t[:, 1]), conf[0], conf[1])
+    return PairPredictions(edges=edge_t, pts3d_i_in_i=predict(edge_t[:, 0]), pts3d_j_in_i=predict(edge_t[:, 1]),
+                           conf_i=conf[0], conf_j=conf[1])

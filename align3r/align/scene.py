@@ -1,4 +1,4 @@
-"""The optimised parameters of one scene and their official encodings (ALIGNMENT.md §2)."""
+"""The optimised parameters of one scene and their official encodings (docs/alignment.md §2)."""
 
 from __future__ import annotations
 

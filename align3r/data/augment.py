@@ -1,4 +1,4 @@
-"""Photometric augmentation and image normalisation of training views (TRAINING.md §4.4)."""
+"""Photometric augmentation and image normalisation of training views (docs/training.md §4.4)."""
 
 from __future__ import annotations
 

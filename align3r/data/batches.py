@@ -1,4 +1,4 @@
-"""This process's symmetrised micro-batches per epoch: the data side of the training loop (TRAINING.md §3.3-§3.4)."""
+"""This process's symmetrised micro-batches per epoch: the training loop's data side (docs/training.md §3.3-§3.4)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from align3r.data.pairs import AspectBatchSampler, EpochMix, symmetrize
 from align3r.data.views import collate_pairs
 
 OfficialView = dict[str, object]
-"""A batched view as the official code passes it: tensors (2B, ...) keyed as in TRAINING.md §4.6."""
+"""A batched view as the official code passes it: tensors (2B, ...) keyed as in docs/training.md §4.6."""
 
 
 class PairBatches:

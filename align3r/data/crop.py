@@ -1,4 +1,4 @@
-"""Crops and resizes that move an image, its depth, its prior map and K together (TRAINING.md §4.3).
+"""Crops and resizes that move an image, its depth, its prior map and K together (docs/training.md §4.3).
 
 Images are (H, W, ...) numpy arrays; sizes are written (W, H) as in the official code.
 Intrinsics follow the official pixel-centre convention: integer pixel coordinates are centres.
@@ -32,7 +32,7 @@ class CropConfig:
     nearest: NearestMode = "centred"
     """Depth/prior resampling: "centred" takes source pixel floor((x + 0.5)/s) (OpenCV
     INTER_NEAREST_EXACT), aligned with the RGB and K; "official" takes floor(x/s) (INTER_NEAREST),
-    half an output pixel off (TRAINING.md §11 item 13)."""
+    half an output pixel off (docs/training.md §11 item 13)."""
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ def crop(frame: FrameArrays, left: int, top: int, width: int, height: int) -> Fr
 
 
 def rescale_to_cover(frame: FrameArrays, target: tuple[int, int], nearest: NearestMode) -> FrameArrays:
-    """Resample so that the frame covers `target` (W, H), keeping its aspect (§4.3 step 5).
+    """Resample so that the frame covers `target` (W, H), keeping its aspect (docs/training.md §4.3 step 5).
 
     Scale `s = max(W_t/W, H_t/H) + 1e-8`, output size floor((W, H)·s). RGB with PIL LANCZOS when
     shrinking, BICUBIC when enlarging; depth and prior map with nearest neighbour, so their
@@ -108,7 +108,7 @@ def rescale_to_cover(frame: FrameArrays, target: tuple[int, int], nearest: Neare
 
 
 def crop_to_principal_point(frame: FrameArrays, label: str) -> FrameArrays:
-    """The largest window centred on the rounded principal point (§4.3 step 1)."""
+    """The largest window centred on the rounded principal point (docs/training.md §4.3 step 1)."""
     width, height = frame.size
     cx, cy = (int(round(c)) for c in frame.intrinsics[:2, 2])  # half to even, as numpy's round
     margin_x, margin_y = min(cx, width - cx), min(cy, height - cy)
@@ -121,12 +121,12 @@ def crop_and_resize(frame: FrameArrays, resolution: tuple[int, int], rng: np.ran
                     config: CropConfig, *, label: str = "frame") -> FrameArrays:
     """The geometric pipeline of one view: frame at any size -> exactly `resolution` (W, H).
 
-    Steps (§4.3): principal-point crop; zoom crop (aug_f); size jitter (aug_crop); cover
+    Steps (docs/training.md §4.3): principal-point crop; zoom crop (aug_f); size jitter (aug_crop); cover
     rescale; centred crop. Draws from `rng` in that order: zoom fraction, then jitter k.
 
     Raises:
         InputError: portrait frames (H > 1.1·W) with a landscape target. The official code
-            would transpose them and then fail (TRAINING.md §11 item 20); no training set has
+            would transpose them and then fail (docs/training.md §11 item 20); no training set has
             any. Near-square frames keep the landscape target (the official code draws a coin
             to transpose them; we do not transpose).
     """

@@ -1,5 +1,5 @@
 """Training pairs: the pair list of a dataset, the per-epoch mix, the aspect-ratio batch sampler
-and symmetrisation (TRAINING.md §3)."""
+and symmetrisation (docs/training.md §3)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ class Pair:
 
 
 def pair_list(frame_counts: Sequence[int], max_gap: int = 10) -> list[Pair]:
-    """All pairs (i, j) with 0 < j − i <= max_gap of each sequence, sequences in order (§3.1).
+    """All pairs (i, j) with 0 < j − i <= max_gap of each sequence, sequences in order (docs/training.md §3.1).
 
     A sequence of n frames gives 10n − 55 pairs for n >= 11 (n(n−1)/2 below).
     """
@@ -97,7 +97,7 @@ class PairDataset(Dataset):
 
 
 class EpochMix(Dataset):
-    """`N1 @ D1 + N2 @ D2 + ...`: a fixed number of pairs per dataset, redrawn every epoch (§3.2).
+    """`N1 @ D1 + N2 @ D2 + ...`: a fixed number of pairs per dataset, redrawn every epoch (docs/training.md §3.2).
 
     At epoch e, member D contributes the first N entries of `default_rng(e + 777).permutation(len(D))`
     repeated as needed; members are concatenated in order. Item `(index, ar_index)` draws its
@@ -144,7 +144,7 @@ def resample(size: int, count: int, epoch: int) -> np.ndarray:
 
 
 class AspectBatchSampler(Sampler[list[tuple[int, int]]]):
-    """Micro-batches of `(index, ar_index)` with one aspect ratio each, this rank's share (§3.3).
+    """Micro-batches of `(index, ar_index)` with one aspect ratio each, this rank's share (docs/training.md §3.3).
 
     Per epoch e, with `rng = default_rng(e + seed)`: `total` = the dataset size floored to a
     multiple of batch·world; shuffle `arange(total)`; then, by `layout`:
@@ -190,7 +190,8 @@ class AspectBatchSampler(Sampler[list[tuple[int, int]]]):
 
 
 def symmetrize(view1: View, view2: View) -> tuple[View, View]:
-    """B pairs (a_k, b_k) -> 2B ordered pairs: row 2k = (a_k, b_k), row 2k+1 = (b_k, a_k) (§3.4)."""
+    """B pairs (a_k, b_k) -> 2B ordered pairs: row 2k = (a_k, b_k), row 2k+1 = (b_k, a_k)
+    (docs/training.md §3.4)."""
     def interleave(first: object, second: object) -> object:
         if isinstance(first, torch.Tensor):
             return torch.stack([first, second], dim=1).flatten(0, 1)
@@ -202,7 +203,7 @@ def symmetrize(view1: View, view2: View) -> tuple[View, View]:
 
 def held_out_pairs(reader: SequenceReader, *, count: int = 200, resolution: tuple[int, int] = (96, 96),
                    seed: int = 0, max_gap: int = 10) -> Subset:
-    """A fixed test set (TRAINING.md §13.2): `count` pairs drawn once by `seed`, at one (square)
+    """A fixed test set (docs/training.md §13.2): `count` pairs drawn once by `seed`, at one (square)
     resolution, without augmentation; the same pairs and views at every epoch.
 
     Returns:

@@ -1,4 +1,4 @@
-"""One training view: a frame record through the crop/augment pipeline to tensors (TRAINING.md §4)."""
+"""One training view: a frame record through the crop/augment pipeline to tensors (docs/training.md §4)."""
 
 from __future__ import annotations
 
@@ -20,9 +20,9 @@ class ViewConfig:
     """The per-view pipeline; defaults are the official training values."""
 
     crop: CropConfig = CropConfig()
-    """Geometric augmentation (§4.3)."""
+    """Geometric augmentation (docs/training.md §4.3)."""
     color_jitter: ColorJitterConfig | None = ColorJitterConfig()
-    """Photometric augmentation (§4.4); None for test sets (normalisation only)."""
+    """Photometric augmentation (docs/training.md §4.4); None for test sets (normalisation only)."""
     max_depth: float = 400.0
     """Depths at or beyond this (dataset units) are not valid GT (the 400 filter)."""
     fallback: Literal["nearest", "none"] = "nearest"
@@ -79,7 +79,7 @@ class View:
 
 def gt_points_and_mask(depth: torch.Tensor, intrinsics: torch.Tensor, c2w: torch.Tensor, *,
                        max_depth: float, fallback: Literal["nearest", "none"]) -> tuple[torch.Tensor, torch.Tensor]:
-    """GT points in the world and the two-channel validity mask (§4.5).
+    """GT points in the world and the two-channel validity mask (docs/training.md §4.5).
 
     Args:
         depth: (H, W) float32 z-depth, 0 where unknown, finite.
@@ -87,7 +87,7 @@ def gt_points_and_mask(depth: torch.Tensor, intrinsics: torch.Tensor, c2w: torch
         c2w: (4, 4) OpenCV camera-to-world.
         max_depth: the upper bound of valid depth (400).
         fallback: see `ViewConfig.fallback`. Unlike the official code, a view whose depth is all
-            zero never becomes "valid at depth 0" (TRAINING.md §11 item 8).
+            zero never becomes "valid at depth 0" (docs/training.md §11 item 8).
 
     Returns:
         pts3d: (H, W, 3) world frame; valid_mask: (H, W, 2) bool.
@@ -103,7 +103,7 @@ def gt_points_and_mask(depth: torch.Tensor, intrinsics: torch.Tensor, c2w: torch
 
 def make_view(record: FrameRecord, resolution: tuple[int, int], rng: np.random.Generator, config: ViewConfig, *,
               idx: tuple[int, int, int] = (0, 0, 0)) -> View:
-    """One frame through §4.2-§4.5: prior map, crops, resize, colour jitter, GT points.
+    """One frame through docs/training.md §4.2-§4.5: prior map, crops, resize, colour jitter, GT points.
 
     Args:
         record: the frame as read.
@@ -115,7 +115,8 @@ def make_view(record: FrameRecord, resolution: tuple[int, int], rng: np.random.G
     Returns:
         The view; its fingerprint `rng` is 0 until `PairDataset` draws it.
     """
-    prior_pts = prior_points(record.prior_depth[None], record.prior_focal)[0]  # at the stored resolution (§4.2)
+    # The prior map at the stored resolution (docs/training.md §4.2).
+    prior_pts = prior_points(record.prior_depth[None], record.prior_focal)[0]
     frame = FrameArrays(record.rgb, record.depth, prior_pts, record.intrinsics.astype(np.float64))
     frame = crop_and_resize(frame, resolution, rng, config.crop, label=record.label)
     rgb = frame.rgb if config.color_jitter is None else color_jitter(frame.rgb, rng, config.color_jitter)

@@ -21,7 +21,7 @@ class BenchmarkJob:
     dataset: str
     """a name of `DATASETS`."""
     root: Path
-    """the dataset's top folder (EVALUATION.md §3)."""
+    """the dataset's top folder (docs/evaluation.md §3)."""
     out: Path
     """folder for metrics.json and metrics.md (and `predictions/` when the pipeline runs)."""
     pred: Path | None = None

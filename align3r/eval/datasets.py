@@ -1,4 +1,4 @@
-"""Evaluation sets in their official layouts (EVALUATION.md §1.2, §2.2, §3): sequences, frames, ground truth.
+"""Evaluation sets in their official layouts (docs/evaluation.md §1.2, §2.2, §3): sequences, frames, ground truth.
 
 One small class per dataset over `EvalDataset`; `DATASETS` maps the CLI name to the class.
 `--root` is the dataset's own top folder (`data/sintel`, `data/bonn`, `data/tum`,
@@ -15,7 +15,7 @@ from typing import ClassVar, Literal
 
 import numpy as np
 
-from align3r.data.readers.files import read_npy, read_npz, read_pfm
+from align3r.io.formats import read_npy, read_npz, read_pfm
 from align3r.errors import InputError
 from align3r.eval.gt_files import read_dpt, read_png_depth, read_sintel_cam
 from align3r.eval.metrics import DEPTH_MAX

@@ -1,4 +1,4 @@
-"""The official video-depth and camera-pose metrics (EVALUATION.md §1.4-1.6 and §2.4).
+"""The official video-depth and camera-pose metrics (docs/evaluation.md §1.4-1.6 and §2.4).
 
 Depth (`tool/depth_test.py`): valid pixels 1e-3 < gt < depth_max pooled over all frames of a
 sequence, one scale and shift per sequence (LAD or least squares), the aligned depth clipped to
@@ -130,7 +130,7 @@ def align_depth(pred: torch.Tensor, scale: float, shift: float, *, depth_max: fl
 
 def video_depth_metrics(pred: np.ndarray, gt: np.ndarray, *, align: DepthAlign = "lad",
                         depth_max: float = DEPTH_MAX) -> DepthMetrics:
-    """Official metrics of one sequence (EVALUATION.md §1.4).
+    """Official metrics of one sequence (docs/evaluation.md §1.4).
 
     Args:
         pred: (N, H, W) predicted depth, any positive scale, at the ground truth's resolution.

@@ -1,7 +1,7 @@
 """`align3r eval --model M --prior P`: our pipeline on every sequence of a benchmark, saved in our output layout.
 
 Each sequence's evaluated frames go through `reconstruct` with the benchmark's official settings
-(EVALUATION.md §1.3, §2.1-2.2) into `PRED/<sequence>/`, which `--pred PRED` then scores. A
+(docs/evaluation.md §1.3, §2.1-2.2) into `PRED/<sequence>/`, which `--pred PRED` then scores. A
 sequence whose folder already holds a finished reconstruction is skipped, and an interrupted
 one resumes from its pair cache, so a rerun continues where it stopped. Depth stays at the
 network's resolution and is resized to the ground truth bilinearly (the official fallback of
@@ -18,21 +18,17 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from align3r.data.readers.files import read_rgb
+from align3r.io.formats import read_rgb
 from align3r.errors import InputError
 from align3r.eval.datasets import EvalDataset, Task
-from align3r.io.results import MANIFEST
-from align3r.model.checkpoint import load_model
+from align3r.io.results import MANIFEST, save_reconstruction
 from align3r.prior import CachedPrior, PriorCache, load_prior
 from align3r.prior.base import DepthPrior
-from align3r.reconstruct import ReconstructConfig, reconstruct
-from align3r.run import CACHE, pick_device
+from align3r.pipeline.reconstruct import ReconstructConfig, reconstruct
+from align3r.pipeline.job import CACHE
+from align3r.pipeline.resources import PER_SEQUENCE, Resources, ResourceSpec, load_resources
 
 logger = logging.getLogger(__name__)
-
-SIMULATED = "simulated"
-"""`--prior simulated`: each synthetic sequence's own simulated prior (`simulated:<sequence folder>`)."""
-
 
 @dataclass(frozen=True)
 class PipelineOptions:
@@ -80,17 +76,23 @@ def _read_frames(paths: list[Path]) -> np.ndarray:
     return np.stack(frames)
 
 
+def pipeline_resources(task: Task, dataset: str, options: PipelineOptions) -> Resources:
+    """The network, prior and flow estimator of a benchmark run, loaded once for all its sequences."""
+    config = _config(task, dataset, options)
+    return load_resources(ResourceSpec(model=options.model, prior=options.prior, flow=config.flow, device=options.device))
+
+
 def predict_benchmark(dataset: EvalDataset, task: Task, options: PipelineOptions, pred_root: Path, *,
-                      quiet: bool = False) -> None:
+                      resources: Resources | None = None, quiet: bool = False) -> None:
     """Reconstruct every sequence of `dataset` for `task` into `pred_root/<sequence>/` (our output layout).
+
+    `resources` default to `pipeline_resources(task, dataset.name, options)`.
 
     Raises:
         Align3rError: the model or prior cannot be loaded, unreadable frames, a failed run.
     """
     config = _config(task, dataset.name, options)
-    device = pick_device(options.device)
-    network = load_model(options.model, device=device)
-    shared_prior = None if options.prior == SIMULATED else load_prior(options.prior, device=device)
+    resources = resources or pipeline_resources(task, dataset.name, options)
     sequences = dataset.sequences()
     for sequence in tqdm(sequences, desc=f"reconstruct {dataset.name}", unit="seq",
                          disable=quiet or not sys.stderr.isatty()):
@@ -99,11 +101,11 @@ def predict_benchmark(dataset: EvalDataset, task: Task, options: PipelineOptions
             logger.info("%s: already reconstructed, skipped", folder)
             continue
         paths = dataset.image_paths(sequence, task)
-        prior: DepthPrior = shared_prior or load_prior(f"{SIMULATED}:{dataset.folder(sequence)}")
+        prior: DepthPrior = resources.prior or load_prior(f"{PER_SEQUENCE}:{dataset.folder(sequence)}")
         cache = folder / CACHE
         cache.mkdir(parents=True, exist_ok=True)
-        rec = reconstruct(_read_frames(paths), network, CachedPrior(prior, PriorCache(cache / "priors")), config,
-                          names=[p.stem for p in paths], cache_dir=cache)
+        rec = reconstruct(_read_frames(paths), resources.model, CachedPrior(prior, PriorCache(cache / "priors")), config,
+                          names=[p.stem for p in paths], cache_dir=cache, flow=resources.flow)
         rec.meta.update(benchmark=dataset.name, task=task, sequence=sequence, model_name=options.model,
                         prior_name=options.prior)
-        rec.save(folder, overwrite=True)
+        save_reconstruction(rec, folder, overwrite=True)

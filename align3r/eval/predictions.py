@@ -5,7 +5,7 @@ frame, `pred_traj.txt` in the official `t x y z qw qx qy qz` order), or plain pe
 files (`.npy`, `.npz` key `depth`, `.pfm`, 16-bit `.png`; sorted by name, one per evaluated
 frame) and one standard TUM trajectory `*.txt` (`t x y z qx qy qz qw`). Depth may have any
 resolution and any scale: it is resized to the ground truth bilinearly with half-pixel centres
-(OpenCV `INTER_LINEAR`, EVALUATION.md §5); the alignment of the protocol fixes the scale.
+(OpenCV `INTER_LINEAR`, docs/evaluation.md §5); the alignment of the protocol fixes the scale.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The evaluation protocols over a whole benchmark: per-sequence metrics and the official averages.
 
-Depth (EVALUATION.md §1.4-1.5): all evaluated frames of a sequence pooled, one alignment per
+Depth (docs/evaluation.md §1.4-1.5): all evaluated frames of a sequence pooled, one alignment per
 sequence, the dataset average weighted by valid pixels. Protocols:
 - `scale-shift` (default, official `--align_with_lad`): LAD scale and shift.
 - `scale-shift-lstsq` (official `--align_with_lstsq`): least-squares scale and shift.

@@ -23,7 +23,7 @@ def _window_set(num_frames: int, offsets: list[int], *, cyclic: bool,
     """Unordered pairs (min, max) of every frame with each signed offset, filled in official order.
 
     The caller iterates the returned set: its order is CPython's set order for this exact
-    insertion sequence (official quirk, ALIGNMENT.md §1.1), hence a real `set` built the same way.
+    insertion sequence (official quirk, docs/alignment.md §1.1), hence a real `set` built the same way.
     """
     pair_set: set[tuple[int, int]] = set()
     for i in range(num_frames):

@@ -1,7 +1,7 @@
 """Frames and priors -> network inputs: the official resize and crop to multiples of 16, RGB to [-1, 1].
 
 One `FrameTransform` describes the geometry (resize, crop, resize) that takes a (H0, W0) frame to
-the network's (H, W) input (MODEL.md §10.3, `image_pose.py`, `crop_img`). The same transform
+the network's (H, W) input (docs/method.md §10.3, `image_pose.py`, `crop_img`). The same transform
 moves any per-pixel map (masks, ground-truth depth) to the network grid, maps outputs back to
 the original frames, and says how intrinsics change. Pixel coordinates follow the pixel-centre
 convention: integer (u, v) are pixel centres, so a resize by s maps u to (u + 0.5) s - 0.5.
@@ -231,7 +231,7 @@ def prepare_views(images: np.ndarray, prior_depth: np.ndarray, *, size: int = 51
     """Network inputs of a video's frames and their priors, as the official `load_images` makes them.
 
     The prior is unprojected and min-max normalised at full resolution (`prior_points`), then
-    resized and cropped like the RGB by `frame_transform(H0, W0, ...)` (MODEL.md §10.4). The
+    resized and cropped like the RGB by `frame_transform(H0, W0, ...)` (docs/method.md §10.4). The
     focal length and a global scale of the prior do not change the result.
 
     Args:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 
 import torch
 
+from align3r.infer.pairs import PairPredictions
 from align3r.model.network import Align3RNet, FrameEncoding, PairPrediction
 
 logger = logging.getLogger(__name__)
@@ -28,11 +29,11 @@ class PairBatch:
 
     Attributes:
         edge_ids: (B,) int64 positions of these edges in the caller's edge list.
-        prediction: points and confidences in camera i's frame, float32 on the CPU.
+        pairs: their points and confidences in camera i's frame, float32 on the CPU, no flows.
     """
 
     edge_ids: torch.Tensor
-    prediction: PairPrediction
+    pairs: PairPredictions
 
 
 def visiting_order(edges: torch.Tensor) -> torch.Tensor:
@@ -80,7 +81,7 @@ def _decode(model: Align3RNet, frames_i: FrameEncoding, frames_j: FrameEncoding,
             torch.cuda.empty_cache()
         halves = (slice(0, count // 2), slice(count // 2, count))
         parts = [_decode(model, frames_i.select(h), frames_j.select(h), device) for h in halves]
-        return PairPrediction(*(torch.cat(tensors) for tensors in zip(*(astuple(p) for p in parts))))
+        return PairPrediction.cat(parts)
 
 
 @torch.inference_mode()
@@ -107,7 +108,9 @@ def infer_pairs(model: Align3RNet, load: FrameLoader, edges: torch.Tensor, *, ba
         pairs = edges[batch].tolist()
         _encode_missing(model, load, sorted({n for pair in pairs for n in pair}), cache, batch_size, device)
         pred = _decode(model, _stack([cache[i] for i, _ in pairs]), _stack([cache[j] for _, j in pairs]), device)
-        yield PairBatch(batch, PairPrediction(*(t.float().cpu() for t in astuple(pred))))
+        yield PairBatch(batch, PairPredictions(edges=edges[batch], pts3d_i_in_i=pred.pts3d_i_in_i,
+                                               pts3d_j_in_i=pred.pts3d_j_in_i, conf_i=pred.conf_i,
+                                               conf_j=pred.conf_j).to("cpu"))
         done = start + len(batch) - 1
         for n in [n for n in cache if last_use[n] <= done]:
             del cache[n]

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from align3r.errors import InputError
+from align3r.errors import InputError, require
 
 logger = logging.getLogger(__name__)
 
@@ -82,10 +82,7 @@ def read_image(path: Path) -> np.ndarray:
 
 
 def _iter_video(path: Path, selection: FrameSelection) -> Iterator[Frame]:
-    try:
-        import av
-    except ImportError:
-        raise InputError("reading videos needs PyAV: pip install 'align3r[video]'") from None
+    av = require("av", "video", feature="reading videos")
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from align3r.errors import require
 from align3r.io.export.frames import ColourMode, FramePoints, frame_points, point_colours, sampled_range
 from align3r.io.export.points import camera_segments, fused_points
 from align3r.io.results import OutputFolder
@@ -28,15 +29,6 @@ FRAME_CACHE = 8
 """Frames kept decoded in memory (the timeline revisits neighbours)."""
 THUMBNAIL_SIDE = 256
 """Longest side of the image shown in the current camera's frustum."""
-
-
-def import_viser() -> Any:
-    """viser, or an ImportError naming the extra that installs it."""
-    try:
-        import viser
-    except ImportError:
-        raise ImportError("the viewer needs viser: pip install 'align3r[viewer]'") from None
-    return viser
 
 
 def c2w_to_wxyz_position(c2w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -94,13 +86,13 @@ class Viewer:
         """Open `folder` (lazily) and start serving; nothing blocks, see `serve_forever`.
 
         Args:
-            folder: an output folder written by `Reconstruction.save`.
+            folder: an output folder written by `save_reconstruction`.
             host: interface to listen on (loopback by default).
             port: TCP port (viser moves to the next free one when taken).
             frame_points_max: most points drawn for the current frame.
             all_points_budget: initial point budget of "show all frames".
         """
-        viser = import_viser()
+        viser = require("viser", "viewer", feature="the viewer")
         self.source = OutputFolder(folder)
         self.scale = scene_scale(self.source)
         self.log_conf_range = sampled_range(self.source, "log_conf")

@@ -20,15 +20,14 @@ import math
 import os
 import pickle
 import re
-import socket
 import zipfile
 from pathlib import Path
-from urllib.parse import urlparse
 
 import torch
 
 from align3r.atomic import atomic_write
-from align3r.errors import CheckpointError, ModelNotFoundError
+from align3r.errors import CheckpointError, ModelNotFoundError, first_line
+from align3r.hub import fetch_snapshot, hub_cache
 from align3r.model.config import ModelConfig
 from align3r.model.network import PRIOR_BRANCH_PREFIXES, Align3RNet
 
@@ -39,7 +38,7 @@ HUB_MODELS: dict[str, str] = {
     "align3r-depthpro": "cyun9286/Align3R_DepthPro_ViTLarge_BaseDecoder_512_dpt",
     "dust3r": "naver/DUSt3R_ViTLarge_BaseDecoder_512_dpt",
 }
-"""Model names of OVERVIEW.md -> Hugging Face repositories in the mixin format."""
+"""Model names (the README's model table) -> Hugging Face repositories in the mixin format."""
 
 PACKAGED_MODELS: dict[str, Path] = {"tiny": Path(__file__).parents[1] / "weights" / "tiny"}
 """Models shipped inside the package: name -> folder with config.json + model.safetensors."""
@@ -202,10 +201,6 @@ def load_weights(model: Align3RNet, state_dict: dict[str, torch.Tensor], *, sour
     model.load_state_dict(state_dict, strict=False)
 
 
-def _first_line(err: BaseException) -> str:
-    return (str(err).strip().splitlines() or [type(err).__name__])[0]
-
-
 def torch_load_safely(path: str | os.PathLike) -> object:
     """`torch.load(weights_only=True)` with only `argparse.Namespace` allow-listed.
 
@@ -217,11 +212,11 @@ def torch_load_safely(path: str | os.PathLike) -> object:
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         unsafe = re.search(r"GLOBAL (\S+)", str(err))
-        what = f"it would import {unsafe[1]}" if unsafe else _first_line(err)
+        what = f"it would import {unsafe[1]}" if unsafe else first_line(err)
         raise CheckpointError(f"{path}: refusing to unpickle ({what}); only tensors and plain "
                               "containers are loaded") from None
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as err:
-        raise CheckpointError(f"{path}: unreadable or truncated checkpoint ({_first_line(err)})") from None
+        raise CheckpointError(f"{path}: unreadable or truncated checkpoint ({first_line(err)})") from None
 
 
 def read_training_checkpoint(path: Path) -> tuple[ModelConfig, dict[str, torch.Tensor]]:
@@ -245,13 +240,13 @@ def read_hub_folder(folder: Path) -> tuple[ModelConfig, dict[str, torch.Tensor]]
     try:
         kwargs = json.loads((folder / CONFIG_FILE).read_text())  # Python json accepts Infinity
     except (OSError, json.JSONDecodeError) as err:
-        raise CheckpointError(f"{folder / CONFIG_FILE}: unreadable config ({_first_line(err)})") from None
+        raise CheckpointError(f"{folder / CONFIG_FILE}: unreadable config ({first_line(err)})") from None
     config = config_from_kwargs(kwargs, source=str(folder / CONFIG_FILE))
     try:
         state_dict = load_file(folder / WEIGHTS_FILE)
     except (SafetensorError, OSError) as err:
         raise CheckpointError(f"{folder / WEIGHTS_FILE}: unreadable or truncated weights "
-                              f"({_first_line(err)})") from None
+                              f"({first_line(err)})") from None
     return config, state_dict
 
 
@@ -275,40 +270,13 @@ def save_pretrained(model: Align3RNet, folder: str | os.PathLike) -> None:
 
 # ---------------------------------------------------------------- names and the hub
 
-def _hub_reachable(endpoint: str) -> bool:
-    """Whether the hub's host answers within 3 s (the hub client's own retries take ~25 s)."""
-    url = urlparse(endpoint)
-    try:
-        socket.create_connection((url.hostname, url.port or 443), timeout=3).close()
-    except OSError:
-        return False
-    return True
-
-
 def download_from_hub(repo_id: str, *, name: str) -> Path:
     """Local folder with config.json + model.safetensors of `repo_id`, cached by huggingface_hub."""
-    from huggingface_hub import constants, hf_hub_download
-    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
-
-    def fetch(local_only: bool) -> Path:
-        for filename in (CONFIG_FILE, WEIGHTS_FILE):
-            path = hf_hub_download(repo_id, filename, local_files_only=local_only)
-        return Path(path).parent
-
-    try:
-        return fetch(local_only=True)
-    except LocalEntryNotFoundError:
-        pass
-    offline = constants.HF_HUB_OFFLINE or not _hub_reachable(constants.ENDPOINT)
-    if not offline:
-        try:
-            return fetch(local_only=False)
-        except (HfHubHTTPError, LocalEntryNotFoundError, OSError) as err:
-            reason = _first_line(err)
-    else:
-        reason = "offline"
+    folder, reason = fetch_snapshot(repo_id, (CONFIG_FILE, WEIGHTS_FILE))
+    if folder is not None:
+        return folder
     raise ModelNotFoundError(
-        f"model {name!r} ({repo_id}) is not in the Hugging Face cache {constants.HF_HUB_CACHE} and "
+        f"model {name!r} ({repo_id}) is not in the Hugging Face cache {hub_cache()} and "
         f"cannot be downloaded ({reason}); pass a local .pth or a folder with config.json + "
         f"model.safetensors instead, or the offline model 'tiny' (known names: {', '.join(HUB_MODELS)})")
 

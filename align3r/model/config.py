@@ -66,16 +66,16 @@ class ModelConfig:
 
 
 PRESETS: dict[str, ModelConfig] = {
-    # The released Align3R / DUSt3R-512-DPT architecture (MODEL.md §8).
+    # The released Align3R / DUSt3R-512-DPT architecture (docs/method.md §8).
     "large": ModelConfig(),
-    # The two small configurations of the official golden vectors (MODEL.md §9).
+    # The two small configurations of the official golden vectors (docs/method.md §9).
     "small_linear": ModelConfig(enc_embed_dim=192, enc_depth=4, enc_num_heads=3,
                                 dec_embed_dim=128, dec_depth=6, dec_num_heads=4,
                                 head_type="linear", img_size=(128, 128)),
     "small_dpt": ModelConfig(enc_embed_dim=192, enc_depth=4, enc_num_heads=3,
                              dec_embed_dim=128, dec_depth=10, dec_num_heads=4,
                              head_type="dpt", img_size=(128, 128)),
-    # Ours: the CPU-trainable miniature of TRAINING.md §13.3 (about 9.9 M parameters).
+    # Ours: the CPU-trainable miniature of docs/training.md §13.3 (about 9.9 M parameters).
     "tiny": ModelConfig(enc_embed_dim=192, enc_depth=4, enc_num_heads=3,
                         dec_embed_dim=128, dec_depth=8, dec_num_heads=4,
                         head_type="dpt", img_size=(128, 128), dpt_feature_dim=64,

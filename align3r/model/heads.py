@@ -30,7 +30,7 @@ class LinearHead(nn.Module):
     """Per-token Linear to 4 x p x p outputs, then pixel shuffle (`LinearPts3d`).
 
     The official class calls `postprocess` with DUSt3R's old signature and raises a TypeError
-    (MODEL.md §7.3); this head works as intended.
+    (docs/method.md §7.3); this head works as intended.
     """
 
     def __init__(self, config: ModelConfig, *, device=None, dtype=None) -> None:
@@ -88,7 +88,7 @@ class DPTScratch(nn.Module):
     """Projections of the four levels to the fusion width, and the four fusion blocks.
 
     `layer{i}_rn` and `layer_rn.{i-1}` are the same module: the official state dict lists both
-    names (the 8 DPT aliases of MODEL.md §7.4).
+    names (the 8 DPT aliases of docs/method.md §7.4).
     """
 
     def __init__(self, config: ModelConfig, *, device=None, dtype=None) -> None:

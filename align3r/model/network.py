@@ -9,8 +9,8 @@ official interface (`dust3r/model.py`, `AsymmetricCroCo3DStereo.forward`) and is
 from __future__ import annotations
 
 import copy
-import os
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from typing import Literal
 
 import torch
@@ -65,6 +65,11 @@ class PairPrediction:
     pts3d_j_in_i: torch.Tensor
     conf_j: torch.Tensor
 
+    @classmethod
+    def cat(cls, parts: Sequence[PairPrediction]) -> PairPrediction:
+        """The pairs of `parts` one after the other."""
+        return cls(**{field.name: torch.cat([getattr(p, field.name) for p in parts]) for field in fields(cls)})
+
 
 def _at_least_float32(tokens: list[torch.Tensor]) -> list[torch.Tensor]:
     """The heads run in float32 even under autocast (`model.py:252-254`); float64 stays."""
@@ -84,7 +89,7 @@ def _croco_init(module: nn.Module) -> None:
 class Align3RNet(nn.Module):
     """DUSt3R (ViT encoder, two cross-attending decoders, two heads) plus the depth-prior branch.
 
-    Attribute names and order are the official state-dict keys and order (MODEL.md §1).
+    Attribute names and order are the official state-dict keys and order (docs/method.md §1).
     """
 
     def __init__(self, config: ModelConfig, *, device=None, dtype=None) -> None:
@@ -140,12 +145,6 @@ class Align3RNet(nn.Module):
         for zero_conv in self.zero_convs:
             nn.init.zeros_(zero_conv[0].weight)
             nn.init.zeros_(zero_conv[0].bias)
-
-    def save_pretrained(self, folder: str | os.PathLike) -> None:
-        """Write `config.json` + `model.safetensors` in the official hub format (`align3r.load_model` reads it)."""
-        from align3r.model.checkpoint import save_pretrained
-
-        save_pretrained(self, folder)
 
     def _rope(self, image_size: tuple[int, int], device: torch.device, *,
               part: Literal["enc", "dec"]) -> RopeTables:

@@ -1,7 +1,7 @@
 """The Align3R depth-prior branch's own layer: the zero-initialised 1x1 convolution.
 
 The branch itself (`patch_embed_point_cloud`, `dec_blocks_pc`, `zero_convs`) is wired in
-`network.py` under its official state-dict names; see MODEL.md §6.
+`network.py` under its official state-dict names; see docs/method.md §6.
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ from align3r.prior.base import DepthPrior, PriorKind, PriorMap
 from align3r.prior.cache import CachedPrior, PriorCache
 from align3r.prior.condition import prior_points
 from align3r.prior.files import FilesPrior
-from align3r.prior.hub import PRIOR_REPOS
-from align3r.prior.simulated import SimulatedPrior, sequence_prior
+from align3r.prior.network import PRIOR_REPOS
+from align3r.prior.simulated import sequence_prior
 
 PRIOR_NAMES = (*PRIOR_REPOS, "files:DIR", "simulated:SEQUENCE_DIR")
 
@@ -58,4 +58,4 @@ def load_prior(name: str, *, device: torch.device | str | None = None, batch_siz
 
 
 __all__ = ["PRIOR_NAMES", "CachedPrior", "DepthPrior", "FilesPrior", "PriorCache", "PriorKind", "PriorMap",
-           "SimulatedPrior", "load_prior", "prior_points", "sequence_prior"]
+           "load_prior", "prior_points", "sequence_prior"]

@@ -11,7 +11,7 @@ import numpy as np
 PriorKind = Literal["depth_metric", "disparity_affine"]
 """What a prior map holds: metric z-depth (Depth Pro), or relative inverse depth known up to an
 affine map (Depth Anything V2). Both are used as the "Z" of the conditioning point map as they
-are: the official code never inverts the disparity (MODEL.md §10.1)."""
+are: the official code never inverts the disparity (docs/method.md §10.1)."""
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class PriorMap:
         values: (N, H0, W0) float32, finite.
         focal_px: (N,) float64 focal lengths in pixels where the prior estimates one (Depth
             Pro, files with `focallength_px`), else None. It does not change the conditioning
-            (min-max normalisation removes it, MODEL.md §10.2).
+            (min-max normalisation removes it, docs/method.md §10.2).
     """
 
     kind: PriorKind

@@ -1,4 +1,4 @@
-"""A prior map -> the normalised point map `prior_pts` the prior branch is conditioned on (MODEL.md §10.2)."""
+"""A prior map -> the normalised point map `prior_pts` the prior branch is conditioned on (docs/method.md §10.2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Depth Anything V2 through transformers: relative disparity at the frames' own resolution (MODEL.md §10.1)."""
+"""Depth Anything V2 through transformers: relative disparity at the frames' own resolution (docs/method.md §10.1)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from align3r.prior.base import PriorMap, check_frames
-from align3r.prior.hub import HubNetwork, frame_batches, import_transformers, snapshot
+from align3r.prior.network import HubNetwork, frame_batches, import_transformers, snapshot
 
 
 class DepthAnythingPrior(HubNetwork):

@@ -1,4 +1,4 @@
-"""Depth Pro through transformers: metric depth and a focal length from its field-of-view head (MODEL.md §10.1)."""
+"""Depth Pro through transformers: metric depth and a focal from its field-of-view head (docs/method.md §10.1)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from align3r.errors import CheckpointError
 from align3r.prior.base import PriorMap, check_frames
-from align3r.prior.hub import frame_batches, import_transformers, inference_device, inference_dtype, snapshot
+from align3r.prior.network import frame_batches, import_transformers, inference_device, inference_dtype, snapshot
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from align3r.data.readers.base import prior_focal
-from align3r.data.readers.files import read_npy, read_pfm
+from align3r.io.formats import prior_focal, read_npy, read_pfm
 from align3r.errors import InputError
 from align3r.prior.base import PriorKind, PriorMap, check_frames
 

@@ -1,4 +1,4 @@
-"""TrainConfig: one training run, defaults equal to the official recipe (`train.sh`, TRAINING.md §0)."""
+"""TrainConfig: one training run, defaults equal to the official recipe (`train.sh`, docs/training.md §0)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from align3r.train.optim import OFFICIAL_TRAINABLE
 
 @dataclass(frozen=True)
 class DatasetMix:
-    """One member of the per-epoch mix `N @ Dataset(...)` (TRAINING.md §3.2)."""
+    """One member of the per-epoch mix `N @ Dataset(...)` (docs/training.md §3.2)."""
 
     name: str
     """Reader name (`pointodyssey`, `tartanair`, `spring`, `sceneflow`, `vkitti2`, `synthetic`)."""
@@ -47,7 +47,7 @@ class TrainConfig:
     aug_zoom: bool = True
     """Random centre zoom crop by 0.8, 0.9 or 1.0 (official `aug_f`)."""
     nearest: Literal["centred", "official"] = "centred"
-    """Depth/prior resampling: centre-aligned, or the official half-pixel shift (§11 item 13)."""
+    """Depth/prior resampling: centre-aligned, or the official half-pixel shift (docs/training.md §11 item 13)."""
     max_gap: int = 10
     """Largest frame-index gap of a training pair."""
     prior: Literal["depthpro", "depthanything"] = "depthpro"

@@ -2,7 +2,7 @@
 
 One function, `fit`, runs a configured model on batch sources; it is the same code for the
 released recipe on many GPUs (under `torchrun`, DDP with NCCL) and for the CPU miniature (one
-process, or gloo). Differences from the official loop (TRAINING.md §11) are on their lines.
+process, or gloo). Differences from the official loop (docs/training.md §11) are on their lines.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from align3r.train.optim import apply_trainable, learning_rate, param_groups, se
 logger = logging.getLogger(__name__)
 
 View = dict[str, torch.Tensor]
-"""A collated view record (TRAINING.md §4.6): img, pred_depth, pts3d, valid_mask, camera_pose, ..."""
+"""A collated view record (docs/training.md §4.6): img, pred_depth, pts3d, valid_mask, camera_pose, ..."""
 
 
 class BatchSource(Protocol):
@@ -136,7 +136,7 @@ def _train_epoch(ddp: torch.nn.Module, optimizer: torch.optim.Optimizer, source:
                  progress: Progress, config: TrainConfig, env: Distributed, on_step) -> Progress:
     """Train from `progress` to the end of its epoch; `on_step(progress)` after every optimiser step."""
     ddp.train()
-    micro_per_epoch = len(source) // config.accum_iter * config.accum_iter  # whole steps (§11 item 22)
+    micro_per_epoch = len(source) // config.accum_iter * config.accum_iter  # whole steps, docs/training.md §11 item 22
     step = progress.step
     bar = tqdm(total=micro_per_epoch, initial=progress.micro, desc=f"epoch {progress.epoch}",
                disable=not env.is_main or None, dynamic_ncols=True)
@@ -147,7 +147,7 @@ def _train_epoch(ddp: torch.nn.Module, optimizer: torch.optim.Optimizer, source:
                                                        min_lr=config.min_lr, warmup_epochs=config.warmup_epochs,
                                                        epochs=config.epochs))
         completes_step = (micro + 1) % config.accum_iter == 0
-        # Gradients are all-reduced only on a step's last micro-batch (§11 item 25).
+        # Gradients are all-reduced only on a step's last micro-batch (docs/training.md §11 item 25).
         sync = ddp.no_sync() if env.world > 1 and not completes_step else nullcontext()
         with sync:
             pred, target = forward_pair(ddp, _to_device(view1, env.device), _to_device(view2, env.device),
@@ -173,7 +173,7 @@ def fit(config: TrainConfig, model: Align3RNet, train_source: BatchSource,
         test_sources: dict[str, BatchSource], env: Distributed, *, resume: bool = False) -> Progress:
     """Train `model` as `config` says; resume from `checkpoint-last.pth` when asked and present.
 
-    The trainable set is applied once, before the optimiser and any DDP wrap exist (§11 item 2).
+    The trainable set is applied once, before the optimiser and any DDP wrap exist (docs/training.md §11 item 2).
     Rank 0 writes `checkpoint-last.pth` after every epoch (and every `checkpoint_steps` steps),
     `checkpoint-<epoch>.pth` every `save_every` epochs, `checkpoint-best.pth` on a new best test
     median, `checkpoint-final.pth` at the end, and `log.csv`.

@@ -1,4 +1,4 @@
-"""Scale-normalised, confidence-weighted 3D regression (DUSt3R's training loss, TRAINING.md §6).
+"""Scale-normalised, confidence-weighted 3D regression (DUSt3R's training loss, docs/training.md §6).
 
 Train criterion: `ConfLoss(Regr3D(L21, norm_mode='avg_dis'), alpha=0.2)`; test criterion:
 `Regr3D_ScaleShiftInv(L21, gt_scale=True)` (`dust3r/losses.py`). Pure functions of tensors;

@@ -1,6 +1,6 @@
 """What is trained and how fast: the trainable-module policy, AdamW groups, the lr schedule.
 
-TRAINING.md §5.3 and §7: the official code freezes by substring match on parameter names,
+docs/training.md §5.3 and §7: the official code freezes by substring match on parameter names,
 re-applied every epoch after the DDP wrap (§11 item 2); here one explicit list of top-level
 modules is applied once, before the optimiser and any DDP wrap exist.
 """
@@ -16,12 +16,12 @@ OFFICIAL_TRAINABLE: tuple[str, ...] = (
     "dec_blocks", "dec_blocks2", "dec_norm", "downstream_head1", "downstream_head2",
     "patch_embed_point_cloud", "dec_blocks_pc", "zero_convs")
 """The released models' trainable set. `decoder_embed` is frozen, a side effect of the official
-substring list (§11 item 3) that the released weights depend on; add it to train it."""
+substring list (docs/training.md §11 item 3) that the released weights depend on; add it to train it."""
 
 ALL_BUT_PRIOR_BRANCH: tuple[str, ...] = (
     "patch_embed", "enc_blocks", "enc_norm", "decoder_embed", "dec_blocks", "dec_blocks2", "dec_norm",
     "downstream_head1", "downstream_head2")
-"""Stage 1 of the miniature recipe (TRAINING.md §13.4): a DUSt3R that ignores the prior."""
+"""Stage 1 of the miniature recipe (docs/training.md §13.4): a DUSt3R that ignores the prior."""
 
 
 NEVER_USED = ("dpt.scratch.refinenet4.resConfUnit1.",)

@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 def build_model(config: TrainConfig) -> Align3RNet:
     """The preset's network, with `pretrained` weights when given (a missing prior branch starts
-    at zero). Seeded identically on every rank (§11 item 23)."""
+    at zero). Seeded identically on every rank (docs/training.md §11 item 23)."""
     if config.model not in PRESETS:
         raise InputError(f"unknown model preset {config.model!r} (known: {', '.join(PRESETS)})")
     torch.manual_seed(config.seed)

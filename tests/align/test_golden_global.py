@@ -1,4 +1,4 @@
-"""The official optimiser's global cases (tests/data/align/global8_*) reproduced within tolerance."""
+"""The official optimiser's global cases (tests/goldens/align/global8_*) reproduced within tolerance."""
 
 from dataclasses import replace
 
@@ -8,7 +8,7 @@ import torch
 
 from align3r.align.config import PRESETS
 from align3r.align.global_align import global_align
-from align.goldens import (ALIGN_DATA, ate, check_initial_state, check_loss_curve, depth_rel, load_pairs,
+from helpers.align_goldens import (ALIGN_DATA, ate, check_initial_state, check_loss_curve, depth_rel, load_pairs,
                      rotation_error_deg, translation_rel)
 
 CASES = {  # case -> preset, flow on, final-state tolerances (README "Tolerances", item 4)

@@ -1,4 +1,4 @@
-"""The official hierarchical cases (tests/data/align/hier*) reproduced within tolerance.
+"""The official hierarchical cases (tests/goldens/align/hier*) reproduced within tolerance.
 
 Clips are chaotic in their keyframe prior (the first Adam step moves every parameter by about
 lr, and a PnP-initialised frame may switch RANSAC consensus), so, as the goldens' README
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from align.goldens import (ALIGN_DATA, abs_rel_one_scale, ate, check_initial_state, check_loss_curve, depth_rel,
+from helpers.align_goldens import (ALIGN_DATA, abs_rel_one_scale, ate, check_initial_state, check_loss_curve, depth_rel,
                            load_pairs, rotation_error_deg, translation_rel)
 from align3r.align.config import PRESETS
 from align3r.align.global_align import global_align

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from align.goldens import ate
-from align.synthetic_pairs import ROOM_HALF_SIZE, box_depth, trajectory
+from helpers.align_goldens import ate
+from helpers.synthetic_pairs import ROOM_HALF_SIZE, box_depth, trajectory
 from align3r.align.config import PRESETS
 from align3r.align.global_align import global_align
 from align3r.align.oracle import oracle_pairs

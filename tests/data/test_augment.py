@@ -1,4 +1,4 @@
-"""Colour jitter with torchvision's ColorJitter semantics, and image normalisation (TRAINING.md §4.4)."""
+"""Colour jitter with torchvision's ColorJitter semantics, and image normalisation (docs/training.md §4.4)."""
 
 from __future__ import annotations
 

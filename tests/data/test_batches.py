@@ -1,4 +1,4 @@
-"""Per-process symmetrised micro-batches for the training loop (TRAINING.md §3.3-§3.4)."""
+"""Per-process symmetrised micro-batches for the training loop (docs/training.md §3.3-§3.4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Crops and resizes of image, depth, prior map and K together (TRAINING.md §4.3)."""
+"""Crops and resizes of image, depth, prior map and K together (docs/training.md §4.3)."""
 
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ def test_unprojected_depth_stays_on_the_plane_and_centred_nearest_is_unbiased() 
     # The depth of a source pixel at most half a source pixel (times 170/128) away from the ray.
     assert np.abs(residual["centred"]).max() < 0.01
     assert abs(residual["centred"].mean()) < 2e-4
-    assert abs(residual["official"].mean()) > 10 * abs(residual["centred"].mean())  # TRAINING.md §11 item 13
+    assert abs(residual["official"].mean()) > 10 * abs(residual["centred"].mean())  # docs/training.md §11 item 13
 
 
 def test_depth_and_prior_are_resampled_by_nearest_neighbour() -> None:
@@ -110,7 +110,7 @@ def test_augmentation_draws_zoom_and_jitter_deterministically() -> None:
         rng = np.random.default_rng(seed)
         zoom, jitter = float(rng.choice([0.8, 0.9, 1.0])), int(rng.integers(0, 16))
         width, height = int(680 * zoom), int(384 * zoom)  # the principal-point crop keeps 680 x 384
-        expected = max((512 + jitter) / width, (288 + jitter) / height) + 1e-8  # f_final / f (§4.3)
+        expected = max((512 + jitter) / width, (288 + jitter) / height) + 1e-8  # f_final / f (docs/training.md §4.3)
         assert out.intrinsics[0, 0] == pytest.approx(500 * expected, rel=1e-9)
         ratios.add(round(out.intrinsics[0, 0] / 500, 3))
     assert len(ratios) > 8 and 0.74 < min(ratios) and max(ratios) < 1.3

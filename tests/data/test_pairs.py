@@ -1,4 +1,4 @@
-"""Pair lists, the per-epoch mix, the aspect-ratio batch sampler, symmetrisation (TRAINING.md §3)."""
+"""Pair lists, the per-epoch mix, the aspect-ratio batch sampler, symmetrisation (docs/training.md §3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Dataset readers on tiny sequences written in each official layout (TRAINING.md §2)."""
+"""Dataset readers on tiny sequences written in each official layout (docs/training.md §2)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from align3r.data.readers import READERS, make_reader
-from align3r.data.readers.files import read_pfm, write_pfm
+from align3r.io.formats import read_pfm, write_pfm
 from align3r.data.readers.write import write_proc_frame
 from align3r.errors import InputError
 
@@ -38,7 +38,7 @@ def _true_c2w(k: int) -> np.ndarray:
     return _rotation(1) @ _translation(k * STEP)
 
 
-# Raw pose of frame k in each dataset's raw convention, then the preprocessing's stored form (§2.4),
+# Raw pose of frame k in each dataset's raw convention, then the preprocessing's stored form (docs/training.md §2.4),
 # written from the table independently of the reader.
 def _stored_pose(dataset: str, k: int) -> np.ndarray:
     return _encode_pose(dataset, _true_c2w(k))

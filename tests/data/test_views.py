@@ -1,4 +1,4 @@
-"""One training view: prior point map, GT points, validity, the full per-view pipeline (TRAINING.md §4)."""
+"""One training view: prior point map, GT points, validity, the full per-view pipeline (docs/training.md §4)."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def test_fallback_marks_the_nearest_far_pixels_but_never_zero_depth() -> None:
     _, valid = gt_points_and_mask(far, k, c2w, max_depth=400.0, fallback="none")
     assert not valid[..., 0].any()
     _, valid = gt_points_and_mask(torch.zeros(2, 2), k, c2w, max_depth=400.0, fallback="nearest")
-    assert not valid.any()  # the official code would mark every pixel valid at depth 0 (§11 item 8)
+    assert not valid.any()  # the official code would mark every pixel valid at depth 0 (docs/training.md §11 item 8)
 
 
 @pytest.mark.parametrize("resolution", [(128, 96), (128, 80), (128, 64)])
@@ -76,7 +76,8 @@ def test_test_set_view_has_no_augmentation() -> None:
     expected = torch.from_numpy(record.rgb[:, left:left + 96]).permute(2, 0, 1).float() / 127.5 - 1
     torch.testing.assert_close(view.img, expected)
     torch.testing.assert_close(view.camera_intrinsics[:2, 2], torch.tensor([84.3 - left, 47.6]))
-    # The prior map is normalised over the whole stored frame first (§4.2), then cropped: a sub-range of [0, 1].
+    # The prior map is normalised over the whole stored frame first (docs/training.md §4.2), then cropped:
+    # a sub-range of [0, 1].
     z = record.prior_depth.astype(np.float64)
     expected_z = (z - z.min()) / (z.max() - z.min())
     np.testing.assert_allclose(view.prior_pts[..., 2].numpy(), expected_z[:, left:left + 96], atol=1e-6)

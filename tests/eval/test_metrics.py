@@ -1,4 +1,4 @@
-"""Depth and pose metrics reproduce the official goldens (tests/data/metrics/README.md) and evo."""
+"""Depth and pose metrics reproduce the official goldens (tests/goldens/eval/README.md) and evo."""
 
 import copy
 import json
@@ -8,13 +8,15 @@ import numpy as np
 import pytest
 import torch
 
+from helpers.depth_goldens import approx_golden
+
 from align3r.eval.metrics import (OFFICIAL_DEPTH_KEYS, average_depth_metrics, depth_valid_mask,
                                   fit_scale_shift, per_frame_depth_metrics, pose_metrics,
                                   video_depth_metrics)
 from align3r.geometry import qxyzw_to_rotmat
 from align3r.io.trajectory import read_trajectory
 
-DATA = Path(__file__).parents[1] / "data" / "metrics"
+DATA = Path(__file__).parents[1] / "goldens" / "eval"
 SEQUENCES = ("A", "B", "C")
 
 
@@ -32,12 +34,12 @@ def test_depth_metrics_reproduce_official(align):
         results.append(metrics)
         ours = metrics.as_official_dict() | {"scale": metrics.scale, "shift": metrics.shift}
         for key, value in ours.items():
-            assert value == pytest.approx(ref[key], rel=1e-6, abs=1e-12), (seq, key)
+            assert value == approx_golden(ref[key], align=align), (seq, key)
         per_frame = per_frame_depth_metrics(pred, gt, metrics.scale, metrics.shift)
         for key, value in ref["per_frame"].items():
-            assert getattr(per_frame, key) == pytest.approx(value, rel=1e-6), (seq, key)
+            assert getattr(per_frame, key) == approx_golden(value, align=align), (seq, key)
     for key, value in average_depth_metrics(results).items():
-        assert value == pytest.approx(golden["average"][key], rel=1e-6), key
+        assert value == approx_golden(golden["average"][key], align=align), key
 
 
 def test_valid_mask_is_official():

@@ -12,7 +12,8 @@ from align3r.data.synthetic import SynthConfig, generate_sequence, write_sequenc
 from align3r.eval.pipeline import official_config
 from align3r.infer import runner
 from align3r.model.config import PRESETS
-from align3r.model.network import Align3RNet, PairPrediction
+from align3r.model.checkpoint import save_pretrained
+from align3r.model.network import Align3RNet
 
 FAST = ["--size", "64", "--niter", "10", "--flow", "none", "--device", "cpu", "--quiet"]
 
@@ -24,7 +25,7 @@ def bench(tmp_path_factory):
     folder = tmp_path_factory.mktemp("bench")
     write_sequence(seq, folder / "data" / "seq_a")
     torch.manual_seed(0)
-    Align3RNet(PRESETS["tiny"]).save_pretrained(folder / "model")
+    save_pretrained(Align3RNet(PRESETS["tiny"]), folder / "model")
     return folder, seq
 
 
@@ -43,10 +44,9 @@ def asked(monkeypatch, bench):
     def exact_pairs(model, load, edges, *, batch_size, device):
         calls.append(len(edges))
         pairs = oracle_pairs(*geometry, edges.numpy(), seed=len(calls))
-        yield runner.PairBatch(torch.arange(len(edges)), PairPrediction(pairs.pts3d_i_in_i, pairs.conf_i,
-                                                                        pairs.pts3d_j_in_i, pairs.conf_j))
+        yield runner.PairBatch(torch.arange(len(edges)), pairs)
 
-    monkeypatch.setattr("align3r.reconstruct.infer_pairs", exact_pairs)
+    monkeypatch.setattr("align3r.pipeline.reconstruct.infer_pairs", exact_pairs)
     return calls
 
 

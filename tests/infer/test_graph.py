@@ -8,7 +8,7 @@ import pytest
 from align3r.errors import Align3rError
 from align3r.infer.graph import forward_pairs, pair_graph
 
-ALIGN_DATA = Path(__file__).parents[1] / "data" / "align"
+ALIGN_DATA = Path(__file__).parents[1] / "goldens" / "align"
 
 
 def test_swinstride_matches_the_documented_n8_example():

@@ -15,7 +15,7 @@ IMG_TOL = 1 / 127.5 + 1e-6
 PTS_TOL = 1e-4
 
 
-GOLDEN = Path(__file__).parents[1] / "data" / "prep" / "rubberwhale1.npz"
+GOLDEN = Path(__file__).parents[1] / "goldens" / "infer" / "rubberwhale1.npz"
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,7 @@ def test_reproduces_the_official_golden(golden, mode):
 
 
 @pytest.mark.parametrize("size_wh, resized_wh, box, out_wh", [
-    ((1024, 436), (512, 218), (5, 0, 208, 512), (512, 208)),  # MODEL.md §10.3 examples
+    ((1024, 436), (512, 218), (5, 0, 208, 512), (512, 208)),  # docs/method.md §10.3 examples
     ((854, 480), (512, 288), (0, 0, 288, 512), (512, 288)),
     ((640, 480), (512, 384), (0, 0, 384, 512), (512, 384)),
     ((584, 388), (512, 340), (2, 0, 336, 512), (512, 336)),

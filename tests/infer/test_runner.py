@@ -35,7 +35,7 @@ def test_results_equal_forward_and_each_frame_is_encoded_once():
     got = {}
     for batch in infer_pairs(model, load, edges, batch_size=4):
         for k, e in enumerate(batch.edge_ids.tolist()):
-            got[e] = (batch.prediction.pts3d_i_in_i[k], batch.prediction.conf_j[k])
+            got[e] = (batch.pairs.pts3d_i_in_i[k], batch.pairs.conf_j[k])
     assert sorted(got) == list(range(len(edges)))
     assert sorted(n for chunk in loads for n in chunk) == list(range(7))
     with torch.no_grad():

@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from align.goldens import ALIGN_DATA, depth_rel, load_pairs, rotation_error_deg, translation_rel
+from helpers.align_goldens import ALIGN_DATA, depth_rel, load_pairs, rotation_error_deg, translation_rel
 from align3r.align.config import PRESETS
 from align3r.align.global_align import global_align
 from align3r.errors import InputError
-from align3r.infer.store import PairPredictions, PairStore
+from align3r.infer.pairs import PairPredictions
+from align3r.infer.store import PairStore
 
 
 def _pairs(edges, height=4, width=5, flow=True):

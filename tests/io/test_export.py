@@ -17,7 +17,7 @@ from align3r.io.export import export
 from align3r.io.export.conventions import c2w_to_colmap, colmap_to_c2w, opencv_to_opengl_c2w
 from align3r.io.export.frames import InMemoryFrames, frame_points, point_colours
 from align3r.io.export.points import frustum_corners
-from align3r.io.results import OutputFolder
+from align3r.io.results import OutputFolder, save_reconstruction
 from align3r.io.trajectory import read_trajectory
 from align3r.reconstruction import Reconstruction
 
@@ -45,7 +45,7 @@ def world(rec) -> np.ndarray:
 
 @pytest.fixture()
 def folder(rec, tmp_path):
-    rec.save(tmp_path / "out")
+    save_reconstruction(rec, tmp_path / "out")
     return tmp_path / "out"
 
 

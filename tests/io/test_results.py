@@ -8,7 +8,7 @@ import roma
 import torch
 
 from align3r.errors import InputError
-from align3r.io.results import OutputFolder
+from align3r.io.results import OutputFolder, load_reconstruction, save_reconstruction
 from align3r.io.trajectory import read_trajectory
 from align3r.reconstruction import Reconstruction
 
@@ -28,14 +28,14 @@ def random_reconstruction(n: int = 4, h: int = 16, w: int = 24, seed: int = 0) -
 
 def test_save_load_round_trip(tmp_path):
     rec = random_reconstruction()
-    rec.save(tmp_path / "out")
-    assert Reconstruction.load(tmp_path / "out") == rec
+    save_reconstruction(rec, tmp_path / "out")
+    assert load_reconstruction(tmp_path / "out") == rec
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]
 
 
 def test_official_files_read_back(tmp_path):
     rec = random_reconstruction()
-    rec.save(tmp_path)
+    save_reconstruction(rec, tmp_path)
     _, poses = read_trajectory(tmp_path / "pred_traj.txt", fmt="official")
     np.testing.assert_allclose(poses, rec.poses_c2w, atol=1e-12)
     _, poses_tum = read_trajectory(tmp_path / "trajectory_tum.txt", fmt="tum")
@@ -47,20 +47,20 @@ def test_official_files_read_back(tmp_path):
 
 
 def test_overwrite_rules_and_stale_frames(tmp_path):
-    random_reconstruction(n=5).save(tmp_path)
+    save_reconstruction(random_reconstruction(n=5), tmp_path)
     (tmp_path / "notes.txt").write_text("mine")
     with pytest.raises(InputError, match="already holds a reconstruction"):
-        random_reconstruction(n=3).save(tmp_path)
+        save_reconstruction(random_reconstruction(n=3), tmp_path)
     smaller = random_reconstruction(n=3, seed=1)
-    smaller.save(tmp_path, overwrite=True)
-    assert Reconstruction.load(tmp_path) == smaller
+    save_reconstruction(smaller, tmp_path, overwrite=True)
+    assert load_reconstruction(tmp_path) == smaller
     assert not (tmp_path / "frame_0004.npy").exists() and (tmp_path / "notes.txt").exists()
     assert json.loads((tmp_path / "reconstruction.json").read_text())["names"] == ["f0", "f1", "f2"]
 
 
 def test_not_a_result_folder(tmp_path):
     with pytest.raises(InputError, match="not a reconstruction folder"):
-        Reconstruction.load(tmp_path)
+        load_reconstruction(tmp_path)
 
 
 def test_points_world_match_the_camera_model():

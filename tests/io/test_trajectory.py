@@ -10,7 +10,7 @@ import torch
 from align3r.errors import InputError
 from align3r.io.trajectory import c2w_to_rows, read_trajectory, rows_to_c2w, write_trajectory
 
-DATA = Path(__file__).parents[1] / "data" / "metrics"
+DATA = Path(__file__).parents[1] / "goldens" / "eval"
 
 
 def random_c2w(count: int) -> np.ndarray:

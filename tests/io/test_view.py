@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from align3r.io.results import save_reconstruction
 from align3r.data.synthetic import SynthConfig, generate_sequence
 from align3r.reconstruction import Reconstruction
 
@@ -38,7 +39,7 @@ def folder(tmp_path_factory) -> Path:
                          intrinsics=seq.intrinsics, dynamic_masks=seq.dynamic_masks,
                          names=[f"f{i}" for i in range(6)], meta={})
     out = tmp_path_factory.mktemp("view") / "out"
-    rec.save(out)
+    save_reconstruction(rec, out)
     return out
 
 

@@ -9,12 +9,12 @@ import time
 
 import pytest
 import torch
-from model_goldens import GOLDEN_CASES, MODEL_DATA, assert_matches_golden_outputs, golden_state_dict
+from helpers.model_goldens import GOLDEN_CASES, MODEL_DATA, assert_matches_golden_outputs, golden_state_dict
 
 from align3r import load_model
 from align3r.cli import main
 from align3r.errors import CheckpointError, ModelNotFoundError
-from align3r.model.checkpoint import config_from_constructor, config_to_constructor, config_to_hub_json
+from align3r.model.checkpoint import config_from_constructor, config_to_constructor, config_to_hub_json, save_pretrained
 from align3r.model.config import PRESETS
 from align3r.model.network import Align3RNet
 
@@ -92,7 +92,7 @@ def test_save_load_round_trip_is_bit_identical(tmp_path):
     model = Align3RNet(PRESETS["tiny"]).eval()
     for zero_conv in model.zero_convs:
         torch.nn.init.normal_(zero_conv[0].weight, std=0.05)
-    model.save_pretrained(tmp_path / "out")
+    save_pretrained(model, tmp_path / "out")
     assert sorted(os.listdir(tmp_path / "out")) == ["config.json", "model.safetensors"]
     loaded = load_model(tmp_path / "out")
     assert loaded.config == model.config

@@ -4,7 +4,7 @@ import json
 
 import pytest
 import torch
-from model_goldens import (GOLDEN_CASES, MODEL_DATA, assert_golden, assert_matches_golden_outputs,
+from helpers.model_goldens import (GOLDEN_CASES, MODEL_DATA, assert_golden, assert_matches_golden_outputs,
                            golden_model, golden_outputs, golden_views)
 
 from align3r.model.config import PRESETS

@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from align3r.data.readers.files import write_pfm
+from align3r.io.formats import write_pfm
 from align3r.errors import InputError
 from align3r.prior.files import PNG_SCALE, FilesPrior
 

@@ -46,7 +46,7 @@ def test_offline_with_empty_cache_fails_at_once_with_one_line(offline_empty_cach
 
 def test_missing_transformers_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "transformers", None)
-    with pytest.raises(Align3rError, match=r"pip install align3r\[priors\]"):
+    with pytest.raises(Align3rError, match=r"pip install 'align3r\[priors\]'"):
         load_prior("depth-anything-v2-small")
 
 

@@ -10,7 +10,7 @@ from align3r.model.network import PairPrediction
 from align3r.train.loss import (PairTarget, confidence_loss, normalised_errors, regression_loss,
                                 scale_shift_invariant_loss)
 
-DATA = Path(__file__).parents[1] / "data" / "loss"
+DATA = Path(__file__).parents[1] / "goldens" / "train"
 OFFICIAL_DETAILS = {"conf_loss_1": "conf_loss_i", "conf_loss2": "conf_loss_j",  # (sic) official names
                     "Regr3D_pts3d_1": "pts3d_error_i", "Regr3D_pts3d_2": "pts3d_error_j",
                     "Regr3D_ScaleShiftInv_pts3d_1": "pts3d_error_i",

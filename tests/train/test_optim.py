@@ -1,4 +1,4 @@
-"""Trainable set, AdamW groups and lr schedule against the official numbers (TRAINING.md §5.3, §7)."""
+"""Trainable set, AdamW groups and lr schedule against the official numbers (docs/training.md §5.3, §7)."""
 
 import pytest
 import torch

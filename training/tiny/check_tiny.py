@@ -1,4 +1,4 @@
-"""Acceptance checks of the shipped `tiny` model (TRAINING.md §13.5); prints a markdown report.
+"""Acceptance checks of the shipped `tiny` model (docs/training.md §13.5); prints a markdown report.
 
     python training/tiny/check_tiny.py RUNS_DIR STAGE2_CONFIG [--weights align3r/weights/tiny]
 
@@ -74,7 +74,7 @@ def main() -> None:
                      held_out[-1] < held_out[0]))
     start2 = build_model(config).eval()
     # The held-out Regr3D term (scale-normalised L21 summed over both views) measures what
-    # TRAINING.md §13.4 reports; the official test criterion is in GT units, which the far
+    # docs/training.md §13.4 reports; the official test criterion is in GT units, which the far
     # outdoor backgrounds of the synthetic scenes dominate.
     score = {label: evaluate(model, source, 0, env, "float32", regression_loss)["loss_med"]
              for label, model, source in (("stage 1", stage1, test), ("stage 2 start", start2, test),

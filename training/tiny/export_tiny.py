@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from align3r import load_model
+from align3r.model.checkpoint import load_model, save_pretrained
 from align3r.model.config import PRESETS
 
 
@@ -19,7 +19,7 @@ def main() -> None:
     model = load_model(args.checkpoint)
     if model.config != PRESETS["tiny"]:
         raise SystemExit(f"{args.checkpoint} is not a tiny-preset model")
-    model.save_pretrained(args.out)
+    save_pretrained(model, args.out)
     print(f"wrote {args.out}: {sum(p.numel() for p in model.parameters()):,} parameters")
 
 

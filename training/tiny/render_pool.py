@@ -1,4 +1,4 @@
-"""Render the synthetic pool of the tiny recipe (TRAINING.md §13.2): 150 training and 20 held-out
+"""Render the synthetic pool of the tiny recipe (docs/training.md §13.2): 150 training and 20 held-out
 sequences of 24 frames at 170x96 with the realistic simulated priors, into OUT/{train,test}.
 
     python training/tiny/render_pool.py data/tiny [--train 150] [--test 20] [--workers 2]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Train and export the shipped `tiny` model (TRAINING.md §13) on this machine's 2 CPU cores:
+# Train and export the shipped `tiny` model (docs/training.md §13) on this machine's 2 CPU cores:
 # render the synthetic pool, stage 1 (a: mini-DUSt3R), then in parallel stage 2 (b: Align3R
 # fine-tuning) and the control (c: stage 1 continued without the branch), export (b), check it.
 # Run from an empty working folder outside the repository:  bash /path/to/training/tiny/train_tiny.sh

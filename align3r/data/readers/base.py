@@ -1,4 +1,4 @@
-"""The frame record every dataset reader returns, and the shared reader base (TRAINING.md §4.1)."""
+"""The frame record every dataset reader returns, and the shared reader base (docs/training.md §4.1)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import ClassVar, Literal, get_args
 
 import numpy as np
 
-from align3r.data.readers.files import read_npz
+from align3r.io.formats import prior_focal, read_npz
 from align3r.errors import InputError
 
 logger = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ class FrameRecord:
         intrinsics: (3, 3) float32 K of the stored frame, pixels.
         c2w: (4, 4) float32 OpenCV camera-to-world (the dataset's world frame, see each reader).
         prior_depth: (H, W) float32 prior as stored: metric depth (Depth Pro) or relative
-            disparity (Depth Anything), never inverted (TRAINING.md §2.5).
+            disparity (Depth Anything), never inverted (docs/training.md §2.5).
         prior_focal: the prior file's focal in pixels (`focallength_px`).
         label: path of the RGB file (the official `label` and `instance`).
         dataset: name of the reader that produced it.
@@ -59,7 +59,7 @@ class SequenceReader:
     Subclasses say where sequences are (`split_patterns`, `excluded`), which frames a sequence
     has (`_frame_ids`), which files a frame needs (`_frame_files`) and how to read them
     (`_read`). Sequences and frames are sorted, so pair indices do not depend on the
-    filesystem (unlike the official `os.listdir`, TRAINING.md §11 item 15).
+    filesystem (unlike the official `os.listdir`, docs/training.md §11 item 15).
 
     Args:
         root: the dataset folder (each subclass documents which one).
@@ -164,19 +164,6 @@ def check_matrix(path: Path, key: str, array: np.ndarray, shape: tuple[int, int]
     if array.shape != shape or not np.isfinite(array).all():
         raise InputError(f"{path}: {key} must be a finite {shape[0]}x{shape[1]} matrix, got shape {array.shape}")
     return array
-
-
-def prior_focal(path: Path, value: np.ndarray) -> float:
-    """The prior's focal from `focallength_px`: a scalar, or K's [0, 0] when stored as 3x3.
-
-    Some official files store a 3x3 matrix (`my_sceneflow.py:172-173`).
-    """
-    value = np.asarray(value, dtype=np.float64)
-    if value.shape == (3, 3):
-        value = value[0, 0]
-    if value.size != 1 or not np.isfinite(value).all() or value.item() <= 0:
-        raise InputError(f"{path}: focallength_px must be one positive number or a 3x3 K, got shape {value.shape}")
-    return float(value.item())
 
 
 def read_prior(path: Path, size: tuple[int, int], *, default_focal: float | None = None) -> tuple[np.ndarray, float]:

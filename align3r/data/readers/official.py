@@ -1,4 +1,4 @@
-"""Readers of the five official training sets in their preprocessed `_proc` layout (TRAINING.md §2)."""
+"""Readers of the five official training sets in their preprocessed `_proc` layout (docs/training.md §2)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from align3r.data.readers.base import FrameRecord, SequenceReader, check_matrix, check_size, masked_depth, read_prior
-from align3r.data.readers.files import read_gray, read_npz, read_pfm, read_rgb
+from align3r.io.formats import read_gray, read_npz, read_pfm, read_rgb
 
 StoredPose = Literal["c2w", "w2c_flipped"]
 """How `camera_pose` is stored: an OpenCV c2w, or `E·F` with E an OpenCV world-to-camera."""
 
 FLIP_YZ = np.diag([1.0, -1.0, -1.0, 1.0])
-"""F of TRAINING.md §2.4: the Blender/OpenGL <-> OpenCV axis flip."""
+"""F of docs/training.md §2.4: the Blender/OpenGL <-> OpenCV axis flip."""
 
 
 def c2w_from_stored(stored: np.ndarray, convention: StoredPose) -> np.ndarray:
@@ -31,7 +31,7 @@ def c2w_from_stored(stored: np.ndarray, convention: StoredPose) -> np.ndarray:
 
 class ProcReader(SequenceReader):
     """Shared reader of the `_proc` layout: per frame `<id>_rgb.jpg`, `<id>_depth.pfm`,
-    `<id>_mask.png`, `<id>_metadata.npz` and `<id>_rgb_pred_depth_<prior>.npz` (§2.1).
+    `<id>_mask.png`, `<id>_metadata.npz` and `<id>_rgb_pred_depth_<prior>.npz` (docs/training.md §2.1).
 
     Depth is multiplied by `mask/255 > 0.1` (masked pixels -> 0) and by `depth_scale`.
     """
@@ -91,9 +91,9 @@ class SpringReader(ProcReader):
         reading: "official" returns the stored `E·F` as c2w (`my_spring.py:112`); "monst3r"
             reads the raw E as an OpenCV world-to-camera and returns E⁻¹
             (`M/dust3r/datasets/spring_dataset.py:163-164`). Which is right is unsettled
-            (TRAINING.md §12).
+            (docs/training.md §12).
         depth_scale: the stored depth is fx/disparity, in stereo baselines (official, 1.0);
-            0.065 converts it to metres (TRAINING.md §11 item 9), which also makes the 400
+            0.065 converts it to metres (docs/training.md §11 item 9), which also makes the 400
             filter metric.
         **options: as `SequenceReader`.
     """
@@ -126,7 +126,7 @@ class VKITTI2Reader(ProcReader):
 
     Stored pose: the inverse of the raw OpenCV world-to-camera, an OpenCV c2w; as is. Each
     sequence is listed once: the official reader lists every directory twice
-    (`my_vkitti2.py:67-69`), which only duplicates every pair in the pool (TRAINING.md §11 item 10).
+    (`my_vkitti2.py:67-69`), which only duplicates every pair in the pool (docs/training.md §11 item 10).
     """
 
     name = "vkitti2"

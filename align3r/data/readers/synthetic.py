@@ -1,4 +1,4 @@
-"""Reader of our synthetic sequences (SYNTHETIC.md layout), the sixth training set (TRAINING.md §13.2)."""
+"""Reader of our synthetic sequences (docs/synthetic.md), the sixth training set (docs/training.md §13.2)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import ClassVar
 import numpy as np
 
 from align3r.data.readers.base import FrameRecord, SequenceReader, check_matrix, check_size, masked_depth, read_prior
-from align3r.data.readers.files import read_npy, read_npz, read_rgb
+from align3r.io.formats import read_npy, read_npz, read_rgb
 from align3r.errors import InputError
 
 
@@ -51,7 +51,8 @@ class SyntheticReader(SequenceReader):
             raise InputError(f"{cameras_path}: has no camera for frame {frame_id}")
         intrinsics = check_matrix(cameras_path, "intrinsics", cameras["intrinsics"][index], (3, 3))
         c2w = check_matrix(cameras_path, "cam2world", cameras["cam2world"][index], (4, 4))
-        # The depth-anything style stores no focal; like the official training files, use the GT fx (§2.5).
+        # The depth-anything style stores no focal; like the official training files, use the GT fx
+        # (docs/training.md §2.5).
         prior_depth, focal = read_prior(prior_path, size, default_focal=float(intrinsics[0, 0]))
         return FrameRecord(rgb=rgb, depth=depth, intrinsics=intrinsics.astype(np.float32),
                            c2w=c2w.astype(np.float32), prior_depth=prior_depth, prior_focal=focal,

@@ -1,4 +1,4 @@
-"""Writing frames in the official `_proc` layout (TRAINING.md §2.1), e.g. to export synthetic data."""
+"""Writing frames in the official `_proc` layout (docs/training.md §2.1), e.g. to export synthetic data."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from align3r.data.readers.files import write_pfm
+from align3r.io.formats import write_pfm
 
 
 def write_proc_frame(folder: Path, frame_id: str, *, rgb: np.ndarray, depth: np.ndarray, valid: np.ndarray,
@@ -22,7 +22,7 @@ def write_proc_frame(folder: Path, frame_id: str, *, rgb: np.ndarray, depth: np.
         depth: (H, W) float z-depth, saved as is to `<id>_depth.pfm`.
         valid: (H, W) bool, saved as `<id>_mask.png` (255 where True).
         intrinsics: (3, 3) K of the stored frame.
-        camera_pose: (4, 4) pose in the dataset's stored convention (TRAINING.md §2.4).
+        camera_pose: (4, 4) pose in the dataset's stored convention (docs/training.md §2.4).
         priors: prior name -> ((H, W) map, focal), saved as `<id>_rgb_pred_depth_<name>.npz`.
         jpeg_quality: JPEG quality of the RGB.
     """

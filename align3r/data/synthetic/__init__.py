@@ -1,4 +1,4 @@
-"""Synthetic dynamic videos with exact ground truth (SYNTHETIC.md): render, simulate priors, write."""
+"""Synthetic dynamic videos with exact ground truth (docs/synthetic.md): render, simulate priors, write."""
 
 from align3r.data.synthetic.prior import PRIOR_PRESETS, PriorConfig, PriorMaps, exact_prior, simulate_prior
 from align3r.data.synthetic.sequence import SynthConfig, SyntheticSequence, build_scene, generate_sequence

@@ -1,4 +1,4 @@
-"""A synthetic sequence on disk (SYNTHETIC.md layout), written atomically with reproducible bytes.
+"""A synthetic sequence on disk (docs/synthetic.md layout), written atomically with reproducible bytes.
 
 ```
 OUT/rgb/NNNNNN.png            RGB

@@ -4,24 +4,15 @@ camera frustums and the trajectory)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
+from align3r.errors import require
 from align3r.atomic import atomic_write_bytes
 from align3r.geometry import transform_points
 from align3r.io.export.frames import FramePoints, FrameSource, colourise, frame_points
 from align3r.io.export.options import ExportOptions, check_destination, staged_folder
-
-
-def import_trimesh() -> Any:
-    """trimesh, or an ImportError naming the extra that installs it."""
-    try:
-        import trimesh
-    except ImportError:
-        raise ImportError("PLY/GLB exports need trimesh: pip install 'align3r[export]'") from None
-    return trimesh
 
 
 def fused_points(source: FrameSource, *, min_conf: float, static_only: bool, max_points: int,
@@ -37,7 +28,7 @@ def fused_points(source: FrameSource, *, min_conf: float, static_only: bool, max
 
 def ply_bytes(points: FramePoints) -> bytes:
     """Binary PLY of points with their RGB colours."""
-    trimesh = import_trimesh()
+    trimesh = require("trimesh", "export", feature="PLY/GLB exports")
     alpha = np.full((len(points.rgb), 1), 255, dtype=np.uint8)
     cloud = trimesh.PointCloud(points.pts_world.astype(np.float64), colors=np.hstack([points.rgb, alpha]))
     return cloud.export(file_type="ply", encoding="binary")
@@ -98,7 +89,7 @@ def camera_segments(source: FrameSource, depth: float) -> tuple[np.ndarray, np.n
 def export_glb(source: FrameSource, dest: Path, options: ExportOptions) -> list[Path]:
     """A GLB scene at `dest`: the fused points (a POINTS primitive with colours), the camera
     frustums and the trajectory (LINES); frustums are 5% of the cloud's bounding-box diagonal deep."""
-    trimesh = import_trimesh()
+    trimesh = require("trimesh", "export", feature="PLY/GLB exports")
     check_destination(dest, overwrite=options.overwrite)
     points = fused_points(source, min_conf=options.min_conf, static_only=options.static_only,
                           max_points=options.max_points, seed=options.seed)

@@ -5,22 +5,13 @@ from __future__ import annotations
 import itertools
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from align3r.errors import require
 from align3r.atomic import atomic_write
 from align3r.io.export.frames import FrameSource, colourise, sampled_range
 from align3r.io.export.options import ExportOptions, check_destination
-
-
-def import_av() -> Any:
-    """PyAV, or an ImportError naming the extra that installs it."""
-    try:
-        import av
-    except ImportError:
-        raise ImportError("mp4 export needs PyAV: pip install 'align3r[video]'") from None
-    return av
 
 
 def panel(source: FrameSource, i: int, *, depth_range: tuple[float, float],
@@ -45,7 +36,7 @@ def even_size(frame: np.ndarray) -> np.ndarray:
 
 def encode(path: Path, source: FrameSource, fps: float) -> None:
     """Write every frame's panel to `path` as H.264 in MP4 (yuv420p, constant rate `fps`)."""
-    av = import_av()
+    av = require("av", "video", feature="mp4 export")
     depth_range, log_conf_range = sampled_range(source, "depth"), sampled_range(source, "log_conf")
     with av.open(str(path), mode="w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1000))

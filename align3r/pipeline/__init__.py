@@ -1,0 +1,4 @@
+"""The whole job: `reconstruct` (frames, network, prior -> `Reconstruction`), resources loaded once
+(`resources`), one video to an output folder (`job`), many videos (`batch`), the quality report
+(`quality`), full resolution (`full_res`), known inputs on the network grid (`known_grid`) and the
+aligned prior (`aligned_prior`)."""

@@ -1,0 +1,87 @@
+"""A quality report that needs no ground truth: confidence, per-edge residuals, pose jumps, flags."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from align3r.geometry import rotation_angle, umeyama_alignment
+from align3r.infer.pairs import PairPredictions
+from align3r.reconstruction import Reconstruction
+
+LOW_CONFIDENCE = 0.5
+"""A frame is flagged when its median confidence is below this fraction of the video's median."""
+HIGH_RESIDUAL = 3.0
+"""... or when the median residual of its edges is above this multiple of the video's median."""
+POSE_JUMP = 5.0
+"""... or when its motion from the previous frame is above this multiple of the median motion
+and above `MIN_JUMP` (a near-static camera's tiny steps vary a lot in relative terms)."""
+MIN_JUMP = {"translation": 0.02, "rotation": 2.0}
+"""Smallest step called a jump: 2 % of the median depth, 2 degrees."""
+
+
+def edge_residuals(rec: Reconstruction, pairs: PairPredictions) -> np.ndarray:
+    """How well each pair prediction agrees with the final reconstruction.
+
+    Both point maps of edge (i, j) are fitted with one similarity onto the reconstruction's world
+    points of frames i and j (confidence-weighted); the residual is the median distance after the
+    fit, relative to the median depth of frame i.
+
+    Returns:
+        (E,) float64 relative residuals.
+    """
+    world = torch.from_numpy(rec.points_world()).double()
+    edges = pairs.edges.long()
+    src = torch.cat([pairs.pts3d_i_in_i, pairs.pts3d_j_in_i], dim=1).double().flatten(1, 2)  # (E, 2HW, 3)
+    dst = torch.cat([world[edges[:, 0]], world[edges[:, 1]]], dim=1).flatten(1, 2)
+    weights = torch.cat([pairs.conf_i, pairs.conf_j], dim=1).double().flatten(1).log()
+    scale, rot, trans = umeyama_alignment(src, dst, weights=weights)
+    fitted = scale[:, None, None] * (src @ rot.transpose(1, 2)) + trans[:, None]
+    distance = (fitted - dst).norm(dim=-1).median(dim=1).values
+    depth_i = torch.from_numpy(rec.depths).double()[edges[:, 0]].flatten(1).median(dim=1).values
+    return (distance / depth_i).numpy()
+
+
+def pose_steps(poses_c2w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Camera motion between consecutive frames: (N-1,) translations and rotations in degrees."""
+    c2w = torch.from_numpy(poses_c2w)
+    step = torch.linalg.inv(c2w[:-1]) @ c2w[1:]
+    return step[:, :3, 3].norm(dim=-1).numpy(), np.degrees(rotation_angle(step[:, :3, :3]).numpy())
+
+
+def quality_report(rec: Reconstruction, edges: np.ndarray,
+                   load_pairs: Callable[[np.ndarray], PairPredictions], *, chunk: int = 32) -> dict:
+    """Per-frame confidence, per-edge residuals, pose jumps and the frames they flag (JSON-ready).
+
+    Args:
+        rec: the reconstruction.
+        edges: (E, 2) the pairs that were predicted (global frame indices).
+        load_pairs: gives the predictions of a chunk of edges (e.g. `PairStore.load`).
+        chunk: edges scored at once (bounds memory).
+    """
+    conf = rec.conf.reshape(rec.num_frames, -1)
+    median_conf = np.median(conf, axis=1)
+    residual = np.concatenate([edge_residuals(rec, load_pairs(edges[k:k + chunk]))
+                               for k in range(0, len(edges), chunk)])
+    per_frame = np.array([np.median(residual[(edges == n).any(axis=1)]) if (edges == n).any() else np.nan
+                          for n in range(rec.num_frames)])
+    moves, turns = pose_steps(rec.poses_c2w)
+    reasons: dict[int, list[str]] = {}
+
+    def flag(frames: np.ndarray, why: str) -> None:
+        for n in np.flatnonzero(frames):
+            reasons.setdefault(int(n), []).append(why)
+
+    flag(median_conf < LOW_CONFIDENCE * np.median(median_conf), "low confidence")
+    flag(per_frame > HIGH_RESIDUAL * np.nanmedian(per_frame), "high pair residual")
+    floors = {"translation": MIN_JUMP["translation"] * float(np.median(rec.depths)), "rotation": MIN_JUMP["rotation"]}
+    for steps, what in ((moves, "translation"), (turns, "rotation")):
+        jumps = (steps > POSE_JUMP * np.median(steps)) & (steps > floors[what])
+        flag(np.concatenate([[False], jumps]), f"{what} jump")
+    return {"frame_median_conf": median_conf.round(4).tolist(),
+            "frame_median_residual": np.nan_to_num(per_frame).round(6).tolist(),
+            "edge_residual": {f"{i}_{j}": round(float(r), 6) for (i, j), r in zip(edges.tolist(), residual)},
+            "step_translation": moves.round(6).tolist(), "step_rotation_deg": turns.round(4).tolist(),
+            "flagged": {rec.names[n]: why for n, why in sorted(reasons.items())}}

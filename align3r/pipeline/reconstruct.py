@@ -1,0 +1,219 @@
+"""`reconstruct`: frames + network + prior -> Reconstruction (priors, pair inference, alignment).
+
+The data path: priors at the frames' resolution, network inputs made per frame
+when the pair inference asks for them, pair predictions kept in a `PairStore` (on disk under
+`cache_dir`, so an interrupted run resumes), then global or hierarchical alignment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from align3r.align.config import PRESETS as ALIGN_PRESETS
+from align3r.align.global_align import global_align
+from align3r.align.hierarchical import hierarchical_align
+from align3r.align.known_cameras import KnownCameras
+from align3r.errors import InputError, ReconstructionError
+from align3r.geometry import centred_intrinsics, nearest_rotation
+from align3r.infer.flow import FlowEstimator, load_flow
+from align3r.infer.graph import pair_graph
+from align3r.infer.preprocess import frame_transform, prepare_views, resize_rgb
+from align3r.infer.runner import infer_pairs
+from align3r.infer.pairs import PairPredictions
+from align3r.infer.store import PairStore
+from align3r.io.known_inputs import KnownInputs
+from align3r.pipeline.known_grid import known_cameras, network_intrinsics
+from align3r.model.network import Align3RNet
+from align3r.prior.base import DepthPrior, PriorMap
+from align3r.pipeline.quality import quality_report
+from align3r.reconstruction import Reconstruction
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReconstructConfig:
+    """How a video is reconstructed. Defaults: the official demo (tool/demo.py) with our
+    scale-consistent stitching and the mode chosen by memory."""
+
+    size: int = 512
+    """Long side of the network input."""
+    crop: bool = True
+    """Centre-crop to multiples of 16 (demo); False resizes (official video-depth evaluation)."""
+    mode: Literal["auto", "global", "hierarchical"] = "auto"
+    """`auto`: global alignment when it fits in memory, else hierarchical."""
+    graph: str = "swinstride-5-noncyclic"
+    """Scene graph of global mode (hierarchical mode uses its own keyframe and clip pairs)."""
+    preset: str = "align3r"
+    """Alignment settings (`align3r.align.config.PRESETS`): `align3r` = demo + similarity
+    stitching; `demo`, `pose_test`, `depth_test` reproduce the official entry points."""
+    niter: int = 300
+    """Optimiser iterations per scene."""
+    flow: Literal["raft", "dis", "none"] = "raft"
+    """Optical flow of the flow term (official: RAFT); `none` switches the term off."""
+    batch_size: int = 8
+    """Pairs per decoder call (halved automatically on out-of-memory)."""
+    store_dtype: Literal["float16", "float32"] = "float16"
+    """Storage type of the cached pair point maps."""
+
+    def __post_init__(self) -> None:
+        if self.niter < 1:
+            raise InputError(f"--niter must be at least 1, got {self.niter}")
+        if self.batch_size < 1:
+            raise InputError(f"--batch-size must be at least 1, got {self.batch_size}")
+        if self.preset not in ALIGN_PRESETS:
+            raise InputError(f"unknown alignment preset {self.preset!r} (known: {', '.join(ALIGN_PRESETS)})")
+        pair_graph(2, self.graph)  # validates the name
+
+
+def _fingerprint(*parts: object) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.tobytes() if isinstance(part, np.ndarray) else repr(part).encode())
+    return digest.hexdigest()[:20]
+
+
+def model_fingerprint(model: Align3RNet) -> str:
+    """Cheap identity of a network's weights: its config and the first values of every tensor."""
+    heads = [t.detach().flatten()[:64].float().cpu().numpy() for t in model.state_dict().values()]
+    return _fingerprint(model.config, *heads)
+
+
+def choose_mode(num_frames: int, height: int, width: int, config: ReconstructConfig,
+                device: torch.device) -> Literal["global", "hierarchical"]:
+    """Global alignment when all its pairs and optimiser state take under half the free memory."""
+    if config.mode != "auto":
+        return config.mode
+    if num_frames < 5:
+        return "global"
+    edges = len(pair_graph(num_frames, config.graph))
+    needed = edges * height * width * 4 * 48  # points, confidences, flows, their optimiser copies
+    if device.type == "cuda":
+        free = torch.cuda.mem_get_info(device)[0]
+    else:
+        free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    return "global" if needed < free / 2 else "hierarchical"
+
+
+class _PairSource:
+    """Pair predictions on demand: runs the network (and flow) on edges the store lacks."""
+
+    def __init__(self, model: Align3RNet, frames: np.ndarray, prior: PriorMap, net_images: np.ndarray,
+                 store: PairStore, config: ReconstructConfig, flow: FlowEstimator | None) -> None:
+        self.model, self.frames, self.prior, self.net_images = model, frames, prior, net_images
+        self.store, self.config, self.flow = store, config, flow
+        self.device = next(model.parameters()).device
+        self.asked: list[np.ndarray] = []
+        """Every edge list the alignment asked for, global frame indices."""
+
+    def _inputs(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        views = prepare_views(self.frames[indices], self.prior.values[indices], size=self.config.size,
+                              crop=self.config.crop)
+        return views["img"], views["pred_depth"]
+
+    def __call__(self, edges: np.ndarray) -> PairPredictions:
+        self.asked.append(edges)
+        missing = self.store.missing(edges)
+        if len(missing):
+            bar = tqdm(total=len(missing), desc="pairs", unit="pair", disable=None, leave=False)
+            for batch in infer_pairs(self.model, self._inputs, torch.from_numpy(missing),
+                                     batch_size=self.config.batch_size, device=self.device):
+                done = missing[batch.edge_ids.numpy()]
+                pairs = batch.pairs
+                if self.flow is not None:
+                    flow_ij, flow_ji = self.flow(self.net_images, done)
+                    pairs = replace(pairs, flow_ij=torch.from_numpy(flow_ij), flow_ji=torch.from_numpy(flow_ji))
+                self.store.write(pairs)
+                bar.update(len(done))
+            bar.close()
+        return self.store.load(edges, with_flow=self.flow is not None, device=self.device)
+
+
+def reconstruct(frames: np.ndarray, model: Align3RNet, prior: DepthPrior, config: ReconstructConfig = ReconstructConfig(),
+                *, names: Sequence[str] | None = None, cache_dir: str | os.PathLike | None = None,
+                known: KnownInputs | None = None, flow: FlowEstimator | None = None) -> Reconstruction:
+    """Consistent depth, cameras and motion masks of a video.
+
+    Args:
+        frames: (N, H0, W0, 3) uint8 RGB, N >= 2.
+        model: the network, on the device to use, in eval mode.
+        prior: monocular depth prior (see `align3r.load_prior`).
+        config: how to reconstruct.
+        names: N frame names (default `frame_NNNNNN`); file priors are matched by them.
+        cache_dir: where pair predictions are kept between runs (default: a temporary folder).
+        known: intrinsics, poses and motion masks the user knows (see `KnownInputs`); fixed
+            poses and known intrinsics come back unchanged (intrinsics on the network grid).
+        flow: the flow estimator, loaded once by the caller (`pipeline.resources`); None loads
+            `config.flow` here (nothing when it is `none`).
+
+    Returns:
+        The reconstruction at the network's resolution (see `Reconstruction`).
+    """
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or len(frames) < 2:
+        raise InputError(f"frames: need (N >= 2, H, W, 3) uint8 RGB, got {frames.shape} {frames.dtype}")
+    names = list(names) if names is not None else [f"frame_{i:06d}" for i in range(len(frames))]
+    device = next(model.parameters()).device
+    if flow is None and config.flow != "none":
+        flow = load_flow(config.flow, device=device)
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    prior_map = prior.estimate(frames, names)
+    timings["prior_s"] = time.perf_counter() - start
+    transform = frame_transform(*frames.shape[1:3], size=config.size, crop=config.crop)
+    cameras = KnownCameras() if known is None else known_cameras(known, transform, len(frames))
+    net_images = np.stack([resize_rgb(f, transform) for f in frames])
+    height, width = net_images.shape[1:3]
+    mode = choose_mode(len(frames), height, width, config, device)
+    align_config, hierarchy = ALIGN_PRESETS[config.preset]
+    align_config = replace(align_config, niter=config.niter,
+                           flow_weight=align_config.flow_weight if flow is not None else 0.0)
+    key = _fingerprint(frames, model_fingerprint(model), prior.cache_key or (prior.name, prior_map.values),
+                       config.size, config.crop, None if flow is None else flow.name, config.store_dtype)
+    with tempfile.TemporaryDirectory(prefix="align3r-pairs-") as scratch:
+        store = PairStore(Path(cache_dir or scratch) / f"pairs-{key}", height=height, width=width, key=key,
+                          dtype=config.store_dtype)
+        source = _PairSource(model, frames, prior_map, net_images, store, config, flow)
+        start = time.perf_counter()
+        if mode == "global":
+            result = global_align(source(pair_graph(len(frames), config.graph)), align_config, known=cameras)
+        else:
+            result = hierarchical_align(source, len(frames), align_config, hierarchy, known=cameras)
+        timings["pairs_and_align_s"] = time.perf_counter() - start
+        if not (torch.isfinite(result.c2w).all() and torch.isfinite(result.depths).all()):
+            raise ReconstructionError("alignment produced non-finite cameras or depths: the network's pair "
+                                      "predictions are unusable (wrong or untrained model for this prior?)")
+        meta = {"mode": mode, "config": asdict(config), "prior": {"name": prior.name, "kind": prior_map.kind},
+                "flow": "none" if flow is None else flow.name,
+                "model": model_fingerprint(model), "input_size": list(frames.shape[1:3]), "timings": timings,
+                "known": None if known is None else known.summary()}
+        fixed_c2w = None if known is None else known.fixed_c2w
+        known_k = None if known is None else network_intrinsics(known, transform)
+        rec = Reconstruction(images=net_images, depths=result.depths.float().cpu().numpy(),
+                             conf=result.conf.float().cpu().numpy(),
+                             poses_c2w=_rigid(result.c2w.double().cpu()) if fixed_c2w is None else fixed_c2w.copy(),
+                             intrinsics=(centred_intrinsics(result.focals.double().cpu(), height, width).numpy()
+                                         if known_k is None else known_k),
+                             dynamic_masks=result.dynamic_masks.cpu().numpy().astype(bool), names=names, meta=meta)
+        edges = np.unique(np.concatenate(source.asked), axis=0)
+        meta["quality"] = quality_report(rec, edges, store.load)
+    return rec
+
+
+def _rigid(c2w: torch.Tensor) -> np.ndarray:
+    """(N, 4, 4) float64 poses with rotations projected onto SO(3): the float32 optimiser's are
+    orthonormal only to ~1e-7, and quaternion files (pred_traj.txt) must read back exactly."""
+    rigid = c2w.clone()
+    rigid[:, :3, :3] = nearest_rotation(c2w[:, :3, :3])
+    return rigid.numpy()

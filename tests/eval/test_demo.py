@@ -1,0 +1,81 @@
+"""`align3r demo` with the shipped tiny model: the full pipeline offline, scored against exact GT."""
+
+import numpy as np
+import pytest
+
+from align3r import load_model
+from align3r.io.results import load_reconstruction
+from align3r.cli import main
+from align3r.data.synthetic import generate_sequence
+from align3r.eval.demo import DEMO_VIDEO, HELD_OUT_SEED
+from align3r.eval.metrics import video_depth_metrics
+from align3r.infer.preprocess import frame_transform, resize_map
+from align3r.model.config import PRESETS
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """(output folder, printed text) of one `align3r demo` run."""
+    out = tmp_path_factory.mktemp("demo") / "out"
+    capture = pytest.MonkeyPatch()
+    printed = []
+    capture.setattr("builtins.print", lambda *a, **k: printed.append(" ".join(map(str, a))))
+    try:
+        code = main(["demo", "-o", str(out), "--quiet"])
+    finally:
+        capture.undo()
+    assert code == 0
+    return out, "\n".join(printed)
+
+
+def _row(text: str, label: str) -> list[float]:
+    (line,) = [row for row in text.splitlines() if row.startswith(f"| {label}")]
+    return [float(v) if v.strip() not in ("–", "") else np.nan for v in line.strip("|").split("|")[1:]]
+
+
+def test_shipped_model_is_the_tiny_preset():
+    model = load_model("tiny")
+    assert model.config == PRESETS["tiny"]
+    assert sum(p.numel() for p in model.parameters()) == 9_931_848
+    assert any(p.abs().sum() > 0 for name, p in model.named_parameters() if name.startswith("zero_convs"))
+
+
+def test_demo_video_is_held_out():
+    assert DEMO_VIDEO.seed >= HELD_OUT_SEED > 10_019
+
+
+def test_demo_writes_a_readable_reconstruction_of_the_video(demo):
+    out, _ = demo
+    rec = load_reconstruction(out)
+    sequence = generate_sequence(DEMO_VIDEO)
+    assert rec.num_frames == len(sequence.images) == 24
+    assert np.isfinite(rec.depths).all() and (rec.depths > 0).all()
+    assert (out / "trajectory_tum.txt").is_file() and (out / "pred_intrinsics.txt").is_file()
+
+
+def test_demo_scores_its_output_against_the_ground_truth(demo):
+    """The printed metrics are those of the written depths; they beat trivial estimates by far."""
+    out, text = demo
+    rec = load_reconstruction(out)
+    sequence = generate_sequence(DEMO_VIDEO)
+    transform = frame_transform(*sequence.images.shape[1:3], size=128, crop=True)
+    gt = np.stack([resize_map(d, transform) for d in np.where(sequence.valid_masks, sequence.depths, 0)])
+    ours = video_depth_metrics(rec.depths, gt)
+    abs_rel, delta1, ate, *_ = _row(text, "align3r")
+    assert abs_rel == pytest.approx(ours.abs_rel, abs=1e-4) and delta1 == pytest.approx(ours.delta1, abs=1e-4)
+    constant = video_depth_metrics(np.ones_like(gt), gt)  # best scale & shift of a flat map: 0.39
+    assert ours.abs_rel < 0.4 * constant.abs_rel
+    centres = sequence.poses_c2w[:, :3, 3]
+    collapsed = np.sqrt(((centres - centres.mean(0)) ** 2).sum(-1).mean())  # ATE of a point trajectory: 1.85
+    assert ate < 0.6 * collapsed
+    prior_abs_rel, prior_delta1, *rest = _row(text, "prior alone")
+    assert 0 < prior_abs_rel < constant.abs_rel and np.isnan(rest).all()
+
+
+def test_demo_refuses_to_overwrite(demo, capsys):
+    out, _ = demo
+    before = (out / "reconstruction.json").read_bytes()
+    assert main(["demo", "-o", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("holds a finished reconstruction; pass --overwrite to replace it") and "\n" not in err
+    assert (out / "reconstruction.json").read_bytes() == before
