@@ -14,22 +14,31 @@ MODEL_DATA = Path(__file__).parents[1] / "goldens" / "model"
 GOLDEN_CASES = {"small_linear": "manifest_small.json", "small_dpt": "manifest_small_dpt.json"}
 
 
+def recipe_draw(key: str, shape: list[int]) -> np.ndarray:
+    """The float64 standard normal draw of `key` (PCG64 seeded with crc32(key))."""
+    return np.random.Generator(np.random.PCG64(zlib.crc32(key.encode()))).standard_normal(shape)
+
+
+def recipe_tensor(key: str, shape: list[int]) -> torch.Tensor:
+    """The float32 recipe tensor of `key`: LayerNorm-like weights 1 + 0.02 x, biases and 1-D 0.02 x,
+    the rest x / sqrt(fan_in)."""
+    x = recipe_draw(key, shape)
+    if key.endswith(".weight") and len(shape) == 1 and any("norm" in p for p in key.split(".")[-2:]):
+        value = 1 + 0.02 * x
+    elif key.endswith(".bias") or len(shape) <= 1:
+        value = 0.02 * x
+    else:
+        value = x / np.sqrt(np.prod(shape[1:]))
+    return torch.from_numpy(value.astype(np.float32))
+
+
 def golden_state_dict(manifest_file: str) -> dict[str, torch.Tensor]:
     """The weights of tests/goldens/README.md: per key, PCG64 seeded with crc32(key)."""
     manifest = json.loads((MODEL_DATA / manifest_file).read_text())
     state_dict = {}
     for key, shape in manifest:
-        if ".dpt.scratch.layer_rn." in key:
-            continue
-        x = np.random.Generator(np.random.PCG64(zlib.crc32(key.encode()))).standard_normal(shape)
-        last_parts = key.split(".")[-2:]
-        if key.endswith(".weight") and len(shape) == 1 and any("norm" in p for p in last_parts):
-            value = 1 + 0.02 * x
-        elif key.endswith(".bias") or len(shape) <= 1:
-            value = 0.02 * x
-        else:
-            value = x / np.sqrt(np.prod(shape[1:]))
-        state_dict[key] = torch.from_numpy(value.astype(np.float32))
+        if ".dpt.scratch.layer_rn." not in key:
+            state_dict[key] = recipe_tensor(key, shape)
     for key, _ in manifest:
         if ".dpt.scratch.layer_rn." in key:
             level = int(key.split(".")[-2])
