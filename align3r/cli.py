@@ -92,6 +92,7 @@ def _run_train(args: argparse.Namespace) -> int:
 
 
 def _add_run(parser: argparse.ArgumentParser) -> None:
+    from align3r.infer.flow import FLOW_NAMES
     from align3r.io.export.options import FORMATS
     from align3r.io.video import FrameSelection
     from align3r.pipeline.reconstruct import ReconstructConfig
@@ -112,7 +113,12 @@ def _add_run(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--niter", type=int, default=defaults.niter, help=f"iterations per scene (default {defaults.niter})")
     parser.add_argument("--size", type=int, default=defaults.size, help=f"long side of the network input (default {defaults.size})")
     parser.add_argument("--no-crop", action="store_true", help="resize to multiples of 16 instead of centre-cropping")
-    parser.add_argument("--flow", default=defaults.flow, choices=["raft", "dis", "none"])
+    parser.add_argument("--flow", default=defaults.flow, choices=[*FLOW_NAMES, "none"],
+                        help="flow term and motion masks: sea-raft (official; DIS when its weights cannot be had), "
+                             "raft (torchvision), dis (OpenCV) or none")
+    parser.add_argument("--flow-weights", metavar="PATH_OR_HUB_ID",
+                        help="SEA-RAFT weights: the official Tartan-C-T432x960-M.pth, a safetensors file or folder, "
+                             "or a hub id (default: the hub copy, cache first)")
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
     parser.add_argument("--stride", type=int, default=pick.stride, help="keep every K-th frame")
     parser.add_argument("--max-frames", type=int, default=pick.max_frames)
@@ -157,8 +163,10 @@ def _run_run(args: argparse.Namespace) -> int:
                                preset=args.preset, niter=args.niter, flow=args.flow, batch_size=args.batch_size)
     selection = FrameSelection(stride=args.stride, max_frames=args.max_frames, start_time=args.start_time)
     options = JobOptions(resume=args.resume, overwrite=args.overwrite)
-    spec = ResourceSpec(model=args.model, prior=args.prior, flow=args.flow, device=args.device,
-                        full_res=full_res_options(args.full_res, args.full_res_model))
+    if args.flow_weights is not None and args.flow != "sea-raft":
+        raise InputError("--flow-weights applies to --flow sea-raft only")
+    spec = ResourceSpec(model=args.model, prior=args.prior, flow=args.flow, flow_weights=args.flow_weights,
+                        device=args.device, full_res=full_res_options(args.full_res, args.full_res_model))
     known = KnownFiles(focal=args.focal, intrinsics=args.intrinsics, poses=args.poses, poses_format=args.poses_format,
                        poses_mode=args.poses_mode, masks=args.masks)
     if (args.input is None) == (args.videos is None):
@@ -231,7 +239,8 @@ def _add_eval(parser: argparse.ArgumentParser) -> None:
     pipeline.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:K")
     pipeline.add_argument("--size", type=int, help="long side of the network input (official 512)")
     pipeline.add_argument("--niter", type=int, help="alignment iterations (official 300)")
-    pipeline.add_argument("--flow", choices=["raft", "dis", "none"], help="flow term (official: pose raft, depth none)")
+    pipeline.add_argument("--flow", choices=["sea-raft", "raft", "dis", "none"],
+                          help="flow term (official: pose sea-raft, depth none)")
     parser.add_argument("--overwrite", action="store_true", help="replace metrics already in --out")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 

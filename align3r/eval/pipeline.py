@@ -45,7 +45,7 @@ class PipelineOptions:
     niter: int | None = None
     """alignment iterations; None: official 300."""
     flow: str | None = None
-    """`raft`, `dis` or `none`; None: official (pose RAFT, depth none)."""
+    """`sea-raft`, `raft`, `dis` or `none`; None: official (pose SEA-RAFT, depth none)."""
 
 
 def official_config(task: Task, dataset: str, prior: str) -> ReconstructConfig:
@@ -58,7 +58,7 @@ def official_config(task: Task, dataset: str, prior: str) -> ReconstructConfig:
     if task == "depth":
         return ReconstructConfig(crop=False, mode="hierarchical", preset="depth_test", flow="none")
     graph = "swinstride-5-noncyclic" if dataset == "sintel" and "pro" in prior else "swin-5-noncyclic"
-    return ReconstructConfig(crop=True, mode="global", preset="pose_test", graph=graph, flow="raft")
+    return ReconstructConfig(crop=True, mode="global", preset="pose_test", graph=graph, flow="sea-raft")
 
 
 def _config(task: Task, dataset: str, options: PipelineOptions) -> ReconstructConfig:

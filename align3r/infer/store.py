@@ -60,6 +60,14 @@ class PairStore:
         keep = [not self._path(i, j, "pts").exists() for i, j in edges.tolist()]
         return edges[np.array(keep, dtype=bool)].reshape(-1, 2)
 
+    def stored_flow(self, a: int, b: int) -> np.ndarray | None:
+        """(2, H, W) float32 flow a -> b held by edge (a, b) or its reverse (b, a), else None."""
+        for i, j, half in ((a, b, 0), (b, a, 1)):
+            path = self._path(i, j, "flow")
+            if path.exists():
+                return np.load(path, mmap_mode="r")[half].astype(np.float32)
+        return None
+
     def write(self, pairs: PairPredictions) -> None:
         """Store every edge of `pairs` (edges are the store's frame indices)."""
         check_shape("pairs.conf_i", pairs.conf_i, (self.height, self.width))

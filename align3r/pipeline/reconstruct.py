@@ -27,7 +27,7 @@ from align3r.align.hierarchical import hierarchical_align
 from align3r.align.known_cameras import KnownCameras
 from align3r.errors import InputError, ReconstructionError
 from align3r.geometry import centred_intrinsics, nearest_rotation
-from align3r.infer.flow import FlowEstimator, load_flow
+from align3r.infer.flow import FlowEstimator, FlowName, load_flow
 from align3r.infer.graph import pair_graph
 from align3r.infer.preprocess import frame_transform, prepare_views, resize_rgb
 from align3r.infer.runner import infer_pairs
@@ -61,8 +61,9 @@ class ReconstructConfig:
     stitching; `demo`, `pose_test`, `depth_test` reproduce the official entry points."""
     niter: int = 300
     """Optimiser iterations per scene."""
-    flow: Literal["raft", "dis", "none"] = "raft"
-    """Optical flow of the flow term (official: RAFT); `none` switches the term off."""
+    flow: FlowName | Literal["none"] = "sea-raft"
+    """Optical flow of the flow term and the motion masks (official: SEA-RAFT; DIS when its weights
+    cannot be had); `none` switches the term off."""
     batch_size: int = 8
     """Pairs per decoder call (halved automatically on out-of-memory)."""
     store_dtype: Literal["float16", "float32"] = "float16"
@@ -123,6 +124,20 @@ class _PairSource:
                               crop=self.config.crop)
         return views["img"], views["pred_depth"]
 
+    def _flows(self, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """flow_ij, flow_ji (E, 2, H, W) of `edges` (E, 2), each directed flow computed once.
+
+        The official pipeline computes both flows of every edge, so each flow of a symmetrised
+        graph twice (edges (i, j) and (j, i)); here a flow held by the reverse edge in the store
+        is read back, and the batch's other directed pairs go to the estimator in one call.
+        """
+        flows = {(a, b): self.store.stored_flow(a, b) for i, j in edges.tolist() for a, b in ((i, j), (j, i))}
+        todo = [pair for pair, flow in flows.items() if flow is None]
+        if todo:
+            flows.update(zip(todo, self.flow(self.net_images, np.array(todo))))
+        return (np.stack([flows[(i, j)] for i, j in edges.tolist()]),
+                np.stack([flows[(j, i)] for i, j in edges.tolist()]))
+
     def __call__(self, edges: np.ndarray) -> PairPredictions:
         self.asked.append(edges)
         missing = self.store.missing(edges)
@@ -133,7 +148,7 @@ class _PairSource:
                 done = missing[batch.edge_ids.numpy()]
                 pairs = batch.pairs
                 if self.flow is not None:
-                    flow_ij, flow_ji = self.flow(self.net_images, done)
+                    flow_ij, flow_ji = self._flows(done)
                     pairs = replace(pairs, flow_ij=torch.from_numpy(flow_ij), flow_ji=torch.from_numpy(flow_ji))
                 self.store.write(pairs)
                 bar.update(len(done))
@@ -195,7 +210,7 @@ def reconstruct(frames: np.ndarray, model: Align3RNet, prior: DepthPrior, config
             raise ReconstructionError("alignment produced non-finite cameras or depths: the network's pair "
                                       "predictions are unusable (wrong or untrained model for this prior?)")
         meta = {"mode": mode, "config": asdict(config), "prior": {"name": prior.name, "kind": prior_map.kind},
-                "flow": "none" if flow is None else flow.name,
+                "flow": "none" if flow is None else flow.name, "flow_note": None if flow is None else flow.note,
                 "model": model_fingerprint(model), "input_size": list(frames.shape[1:3]), "timings": timings,
                 "known": None if known is None else known.summary()}
         fixed_c2w = None if known is None else known.fixed_c2w

@@ -28,8 +28,10 @@ class ResourceSpec:
     """model name, .pth, folder or hub id (`align3r.load_model`)."""
     prior: str
     """prior name (`align3r.load_prior`), or `simulated` for each synthetic sequence's own."""
-    flow: FlowName | Literal["none"] = "raft"
+    flow: FlowName | Literal["none"] = "sea-raft"
     """flow estimator (`align3r.infer.flow`), or `none`."""
+    flow_weights: str | None = None
+    """SEA-RAFT weights (None: the hub copy of the official checkpoint, DIS when it cannot be had)."""
     device: str = "auto"
     """`auto` (CUDA when available), `cpu`, `cuda` or `cuda:K`."""
     full_res: FullResOptions | None = None
@@ -70,6 +72,6 @@ def load_resources(spec: ResourceSpec) -> Resources:
     device = pick_device(spec.device)
     model = load_model(spec.model, device=device)
     prior = None if spec.prior == PER_SEQUENCE else load_prior(spec.prior, device=device)
-    flow = None if spec.flow == "none" else load_flow(spec.flow, device=device)
+    flow = None if spec.flow == "none" else load_flow(spec.flow, device=device, weights=spec.flow_weights)
     refiner = None if spec.full_res is None else load_refiner(spec.full_res, device=device)
     return Resources(device, model, prior, flow, refiner, spec)

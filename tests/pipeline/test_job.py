@@ -1,5 +1,6 @@
 """`align3r run` end to end on a synthetic video: files, round trips, resume, and every bad input."""
 
+import json
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -12,6 +13,7 @@ from PIL import Image
 from align3r.io.results import load_reconstruction
 from align3r.cli import main
 from align3r.infer import runner
+from align3r.infer.graph import pair_graph
 from align3r.infer.store import PairStore
 from align3r.io.trajectory import read_trajectory, write_trajectory
 from helpers.job_fixtures import FAST, job, oracle, run, sequence  # noqa: F401  (fixtures)
@@ -251,3 +253,40 @@ def test_run_export_writes_what_align3r_export_writes(job, tmp_path, capsys):
     # a rerun's exports replace the first run's
     assert run(job, tmp_path / "out", "--overwrite", "--export", "tum") == 0
     assert sorted(p.name for p in exports.iterdir()) == ["trajectory_tum.txt"]
+
+
+def run_with(job, out, *args) -> int:  # noqa: F811
+    """`align3r run` on the job with exactly `args` (no FAST defaults)."""
+    return main(["run", str(job / "seq" / "rgb"), "-o", str(out), "--model", str(job / "model"),
+                 "--prior", f"simulated:{job / 'seq'}", *args])
+
+
+def test_each_directed_flow_is_computed_once(job, tmp_path, monkeypatch):  # noqa: F811
+    import align3r.infer.flow.dis as dis
+
+    computed = []
+
+    def counted(image_a, image_b):
+        computed.append((image_a.tobytes(), image_b.tobytes()))
+        return np.zeros((2, *image_a.shape[:2]), np.float32)
+
+    monkeypatch.setattr(dis, "dis_flow", counted)
+    fast = [a for a in FAST if a not in ("--flow", "none")]
+    assert run_with(job, tmp_path / "out", *fast, "--flow", "dis", "--mode", "global") == 0
+    edges = json.loads((tmp_path / "out" / "reconstruction.json").read_text())
+    assert edges["meta"]["flow"] == "dis" and edges["meta"]["flow_note"] is None
+    num_edges = len(pair_graph(6, "swinstride-5-noncyclic"))  # symmetrised: (i, j) and (j, i) both
+    assert len(computed) == num_edges == len(set(computed))  # one flow per directed pair, not two
+
+
+def test_the_default_flow_falls_back_to_dis_offline_and_says_so(job, tmp_path, monkeypatch, caplog):  # noqa: F811
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    fast = [a for a in FAST if a not in ("--flow", "none")]
+    with caplog.at_level("WARNING"):
+        assert run_with(job, tmp_path / "out", *fast, "--niter", "2") == 0
+    flow_warnings = [r.getMessage() for r in caplog.records if "flow" in r.getMessage()]
+    assert len(flow_warnings) == 1 and "DIS" in flow_warnings[0]
+    meta = json.loads((tmp_path / "out" / "reconstruction.json").read_text())["meta"]
+    assert meta["flow"] == "dis" and "SEA-RAFT weights unavailable" in meta["flow_note"]
+    assert meta["config"]["flow"] == "sea-raft"

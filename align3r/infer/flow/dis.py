@@ -21,12 +21,17 @@ def dis_flow(image_a: np.ndarray, image_b: np.ndarray) -> np.ndarray:
 
 
 class DisFlow:
-    """Flows of edges by DIS, one pair of frames at a time."""
+    """Flows of directed pairs by DIS, one pair at a time.
+
+    Args:
+        note: why DIS runs instead of the flow asked for, or None.
+    """
 
     name = "dis"
 
-    def __call__(self, images: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Flows i -> j and j -> i of every edge (i, j) of `images` (N, H, W, 3) uint8: each (E, 2, H, W)."""
-        flow_ij = np.stack([dis_flow(images[i], images[j]) for i, j in edges.tolist()])
-        flow_ji = np.stack([dis_flow(images[j], images[i]) for i, j in edges.tolist()])
-        return flow_ij, flow_ji
+    def __init__(self, note: str | None = None) -> None:
+        self.note = note
+
+    def __call__(self, images: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+        """(P, 2, H, W) float32 flows a -> b of `pairs` (P, 2) between `images` (N, H, W, 3) uint8."""
+        return np.stack([dis_flow(images[a], images[b]) for a, b in pairs.tolist()])

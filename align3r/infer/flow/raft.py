@@ -20,6 +20,7 @@ class TorchvisionRaft:
     """
 
     name = "raft"
+    note = None
 
     def __init__(self, device: torch.device | str = "cpu", batch_size: int = 12) -> None:
         try:
@@ -36,21 +37,19 @@ class TorchvisionRaft:
         self.model = model.eval().to(self.device)
 
     @torch.inference_mode()
-    def __call__(self, images: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Flows i -> j and j -> i of every edge (i, j).
+    def __call__(self, images: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+        """Flows a -> b of every directed pair (a, b).
 
         Args:
             images: (N, H, W, 3) uint8 RGB, H and W multiples of 8.
-            edges: (E, 2) frame indices.
+            pairs: (P, 2) frame indices.
 
         Returns:
-            flow_ij, flow_ji: (E, 2, H, W) float32 in pixels, channel 0 = x.
+            (P, 2, H, W) float32 in pixels, channel 0 = x.
         """
         frames = torch.from_numpy(images).permute(0, 3, 1, 2).float().div(127.5).sub(1)  # [-1, 1]
-        out_ij, out_ji = [], []
-        for start in range(0, len(edges), self.batch_size):
-            chunk = torch.from_numpy(edges[start:start + self.batch_size])
-            img_i, img_j = frames[chunk[:, 0]].to(self.device), frames[chunk[:, 1]].to(self.device)
-            out_ij.append(self.model(img_i, img_j)[-1].cpu())
-            out_ji.append(self.model(img_j, img_i)[-1].cpu())
-        return torch.cat(out_ij).numpy(), torch.cat(out_ji).numpy()
+        flows = [torch.zeros(0, 2, *images.shape[1:3])]
+        for chunk in torch.from_numpy(pairs).split(self.batch_size):
+            img_a, img_b = frames[chunk[:, 0]].to(self.device), frames[chunk[:, 1]].to(self.device)
+            flows.append(self.model(img_a, img_b)[-1].cpu())
+        return torch.cat(flows).numpy()

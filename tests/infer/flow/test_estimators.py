@@ -21,11 +21,11 @@ def _texture(height, width, seed):
 def test_dis_flow_recovers_a_translation():
     image = _texture(96, 128, 0)
     moved = np.roll(image, shift=(2, 3), axis=(0, 1))  # content moves 3 px right, 2 px down
-    flow_ij, flow_ji = load_flow("dis")(np.stack([image, moved]), np.array([[0, 1]]))
-    assert flow_ij.shape == (1, 2, 96, 128) and flow_ij.dtype == np.float32
+    flows = load_flow("dis")(np.stack([image, moved]), np.array([[0, 1], [1, 0]]))
+    assert flows.shape == (2, 2, 96, 128) and flows.dtype == np.float32
     inner = (slice(None), slice(16, -16), slice(16, -16))
-    np.testing.assert_allclose(np.median(flow_ij[0][inner], axis=(1, 2)), [3, 2], atol=0.1)
-    np.testing.assert_allclose(np.median(flow_ji[0][inner], axis=(1, 2)), [-3, -2], atol=0.1)
+    np.testing.assert_allclose(np.median(flows[0][inner], axis=(1, 2)), [3, 2], atol=0.1)
+    np.testing.assert_allclose(np.median(flows[1][inner], axis=(1, 2)), [-3, -2], atol=0.1)
 
 
 def test_raft_without_torchvision_is_one_clear_error(monkeypatch):
@@ -48,3 +48,19 @@ def test_raft_offline_without_cache_is_one_clear_error(monkeypatch):
 def test_unknown_flow_is_one_clear_error():
     with pytest.raises(InputError, match="unknown flow"):
         load_flow("farneback")
+
+
+def test_sea_raft_without_weights_falls_back_to_dis_with_one_warning(monkeypatch, caplog):
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
+    monkeypatch.setenv("HF_HUB_CACHE", "/nonexistent-hub-cache")
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", "/nonexistent-hub-cache")
+    with caplog.at_level("WARNING"):
+        flow = load_flow("sea-raft")
+    assert flow.name == "dis" and "SEA-RAFT weights unavailable" in flow.note
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "using OpenCV DIS flow instead" in warnings[0] and "\n" not in warnings[0]
+
+
+def test_sea_raft_weights_named_but_missing_are_an_error(tmp_path):
+    with pytest.raises(ModelNotFoundError, match="no such SEA-RAFT checkpoint"):
+        load_flow("sea-raft", weights=str(tmp_path / "Tartan-C-T432x960-M.pth"))

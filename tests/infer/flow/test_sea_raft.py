@@ -175,19 +175,18 @@ def test_missing_checkpoints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 def test_sea_raft_flow_equals_per_pair_calls(recipe_model: SeaRaft) -> None:
     model = recipe_model
     images = np.random.default_rng(0).integers(0, 256, (3, 121, 134, 3), dtype=np.uint8)
-    edges = np.array([[0, 1], [2, 0]])
-    flow_ij, flow_ji = sea_raft_flow(model, images, edges, iters=3, batch_size=2)
-    assert flow_ij.shape == flow_ji.shape == (2, 2, 121, 134) and flow_ij.dtype == np.float32
+    pairs = np.array([[0, 1], [2, 0], [1, 0]])
+    flows = sea_raft_flow(model, images, pairs, iters=3, batch_size=2)
+    assert flows.shape == (3, 2, 121, 134) and flows.dtype == np.float32
     frames = torch.from_numpy(images).permute(0, 3, 1, 2).float()
     with torch.no_grad():
-        for e, (i, j) in enumerate(edges):
-            np.testing.assert_allclose(flow_ij[e], model(frames[[i]], frames[[j]], iters=3)[0].numpy(), atol=1e-5)
-            np.testing.assert_allclose(flow_ji[e], model(frames[[j]], frames[[i]], iters=3)[0].numpy(), atol=1e-5)
+        for p, (a, b) in enumerate(pairs):
+            np.testing.assert_allclose(flows[p], model(frames[[a]], frames[[b]], iters=3)[0].numpy(), atol=1e-5)
 
 
 def test_inputs_are_checked(recipe_model: SeaRaft) -> None:
     images = np.zeros((2, 120, 200, 3), np.uint8)
-    with pytest.raises(ValueError, match="edges"):
+    with pytest.raises(ValueError, match="pairs"):
         sea_raft_flow(recipe_model, images, np.array([[0, 2]]))
     with pytest.raises(ValueError, match="images"):
         sea_raft_flow(recipe_model, images.astype(np.float32), np.array([[0, 1]]))
