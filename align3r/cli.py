@@ -111,7 +111,11 @@ def _add_run(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--graph", default=defaults.graph, help=f"global-mode scene graph (default {defaults.graph})")
     parser.add_argument("--preset", default=defaults.preset, help="alignment preset: align3r, demo, pose_test, depth_test")
     parser.add_argument("--niter", type=int, default=defaults.niter, help=f"iterations per scene (default {defaults.niter})")
-    parser.add_argument("--size", type=int, default=defaults.size, help=f"long side of the network input (default {defaults.size})")
+    parser.add_argument("--size", type=int, default=defaults.size,
+                        help="long side of the network input (default: the model's training size, 512 for the "
+                             "official models, 128 for tiny)")
+    parser.add_argument("--force-size", action="store_true",
+                        help="allow a --size above twice the model's training size or the frames' long side")
     parser.add_argument("--no-crop", action="store_true", help="resize to multiples of 16 instead of centre-cropping")
     parser.add_argument("--flow", default=defaults.flow, choices=[*FLOW_NAMES, "none"],
                         help="flow term and motion masks: sea-raft (official; DIS when its weights cannot be had), "
@@ -159,8 +163,9 @@ def _run_run(args: argparse.Namespace) -> int:
     from align3r.pipeline.reconstruct import ReconstructConfig
     from align3r.pipeline.resources import ResourceSpec, load_resources
 
-    config = ReconstructConfig(size=args.size, crop=not args.no_crop, mode=args.mode, graph=args.graph,
-                               preset=args.preset, niter=args.niter, flow=args.flow, batch_size=args.batch_size)
+    config = ReconstructConfig(size=args.size, force_size=args.force_size, crop=not args.no_crop, mode=args.mode,
+                               graph=args.graph, preset=args.preset, niter=args.niter, flow=args.flow,
+                               batch_size=args.batch_size)
     selection = FrameSelection(stride=args.stride, max_frames=args.max_frames, start_time=args.start_time)
     options = JobOptions(resume=args.resume, overwrite=args.overwrite)
     if args.flow_weights is not None and args.flow != "sea-raft":

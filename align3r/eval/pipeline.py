@@ -41,7 +41,7 @@ class PipelineOptions:
     device: str = "auto"
     """`auto`, `cpu`, `cuda` or `cuda:K`."""
     size: int | None = None
-    """long side of the network input; None: official 512."""
+    """long side of the network input; None: the model's training size (official: 512)."""
     niter: int | None = None
     """alignment iterations; None: official 300."""
     flow: str | None = None

@@ -7,7 +7,7 @@ import logging
 import os
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.metadata import version
 from pathlib import Path
 
@@ -22,7 +22,7 @@ from align3r.io.video import FrameSelection, read_frames
 from align3r.io.known_inputs import KnownFiles
 from align3r.pipeline.resources import Resources
 from align3r.prior import CachedPrior, PriorCache
-from align3r.pipeline.reconstruct import ReconstructConfig, reconstruct
+from align3r.pipeline.reconstruct import ReconstructConfig, network_size, reconstruct
 from align3r.reconstruction import Reconstruction
 
 logger = logging.getLogger(__name__)
@@ -82,6 +82,7 @@ def run_video(source: str | os.PathLike, out: str | os.PathLike, resources: Reso
         raise InputError(f"--prior {resources.spec.prior} needs a synthetic sequence's folder: use simulated:DIR")
     images, names = read_frames(source, selection)
     known_inputs = known.load(names, images.shape[1:3])
+    config = replace(config, size=network_size(config, resources.model, images.shape[1:3]))
     full_res = resources.spec.full_res is not None
     start = time.perf_counter()
     cache = out / CACHE

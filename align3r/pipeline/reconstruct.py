@@ -48,8 +48,12 @@ class ReconstructConfig:
     """How a video is reconstructed. Defaults: the official demo (tool/demo.py) with our
     scale-consistent stitching and the mode chosen by memory."""
 
-    size: int = 512
-    """Long side of the network input."""
+    size: int | None = None
+    """Long side of the network input; None: the model's training size (`max(img_size)`: 512 for
+    the official models, 128 for `tiny`)."""
+    force_size: bool = False
+    """Run a `size` above twice the model's training size or twice the frames' long side (refused
+    otherwise: the network sees only upsampled pixels it was not trained at)."""
     crop: bool = True
     """Centre-crop to multiples of 16 (demo); False resizes (official video-depth evaluation)."""
     mode: Literal["auto", "global", "hierarchical"] = "auto"
@@ -77,6 +81,29 @@ class ReconstructConfig:
         if self.preset not in ALIGN_PRESETS:
             raise InputError(f"unknown alignment preset {self.preset!r} (known: {', '.join(ALIGN_PRESETS)})")
         pair_graph(2, self.graph)  # validates the name
+
+
+def network_size(config: ReconstructConfig, model: Align3RNet, frame_hw: tuple[int, int]) -> int:
+    """The long side of the network input: `config.size`, or the model's training size when None.
+
+    Args:
+        config: the requested size and `force_size`.
+        model: the network; `model.config.img_size` is its training size.
+        frame_hw: (H0, W0) of the input frames.
+
+    Raises:
+        InputError: an explicit size above twice the training size or twice the frames' long side,
+            unless `config.force_size`.
+    """
+    trained = max(model.config.img_size)
+    if config.size is None:
+        return trained
+    if config.size < 16:
+        raise InputError(f"--size must be at least 16 (one patch), got {config.size}")
+    if config.size > 2 * min(trained, max(frame_hw)) and not config.force_size:
+        raise InputError(f"--size {config.size} is above twice the model's training size ({trained}) or the frames' "
+                         f"long side ({max(frame_hw)}); give --force-size to run it anyway")
+    return config.size
 
 
 def _fingerprint(*parts: object) -> str:
@@ -165,7 +192,7 @@ def reconstruct(frames: np.ndarray, model: Align3RNet, prior: DepthPrior, config
         frames: (N, H0, W0, 3) uint8 RGB, N >= 2.
         model: the network, on the device to use, in eval mode.
         prior: monocular depth prior (see `align3r.load_prior`).
-        config: how to reconstruct.
+        config: how to reconstruct; `meta["config"]["size"]` records the size used.
         names: N frame names (default `frame_NNNNNN`); file priors are matched by them.
         cache_dir: where pair predictions are kept between runs (default: a temporary folder).
         known: intrinsics, poses and motion masks the user knows (see `KnownInputs`); fixed
@@ -179,6 +206,7 @@ def reconstruct(frames: np.ndarray, model: Align3RNet, prior: DepthPrior, config
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or len(frames) < 2:
         raise InputError(f"frames: need (N >= 2, H, W, 3) uint8 RGB, got {frames.shape} {frames.dtype}")
     names = list(names) if names is not None else [f"frame_{i:06d}" for i in range(len(frames))]
+    config = replace(config, size=network_size(config, model, frames.shape[1:3]))
     device = next(model.parameters()).device
     if flow is None and config.flow != "none":
         flow = load_flow(config.flow, device=device)

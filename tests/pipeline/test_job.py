@@ -290,3 +290,33 @@ def test_the_default_flow_falls_back_to_dis_offline_and_says_so(job, tmp_path, m
     meta = json.loads((tmp_path / "out" / "reconstruction.json").read_text())["meta"]
     assert meta["flow"] == "dis" and "SEA-RAFT weights unavailable" in meta["flow_note"]
     assert meta["config"]["flow"] == "sea-raft"
+
+
+def test_without_size_the_network_runs_at_the_models_training_size(job, tmp_path, monkeypatch):
+    monkeypatch.setattr("align3r.pipeline.reconstruct.infer_pairs", runner.infer_pairs)  # the real (tiny) network
+    assert FAST[:2] == ["--size", "64"]
+    assert main(["run", str(job / "seq" / "rgb"), "-o", str(tmp_path / "out"), "--model", str(job / "model"),
+                 "--prior", f"simulated:{job / 'seq'}", "--max-frames", "3", *FAST[2:]]) == 0
+    rec = load_reconstruction(tmp_path / "out")
+    assert rec.meta["config"]["size"] == 128 and rec.depths.shape == (3, 96, 128)  # tiny: img_size (128, 128)
+
+
+def test_a_size_far_above_the_frames_is_refused_unless_forced(job, tmp_path, capsys, monkeypatch):
+    assert run(job, tmp_path / "out", "--size", "160") == 2  # frames 48x64: above 2 x 64
+    err = one_line(capsys)
+    assert "--size 160 is above twice" in err and "--force-size" in err
+    assert not (tmp_path / "out").exists()
+    monkeypatch.setattr("align3r.pipeline.reconstruct.infer_pairs", runner.infer_pairs)
+    assert run(job, tmp_path / "out", "--size", "160", "--force-size", "--max-frames", "3") == 0
+    assert load_reconstruction(tmp_path / "out").meta["config"]["size"] == 160
+
+
+def test_the_cache_is_removed_after_success_unless_kept(job, tmp_path, capsys):  # noqa: F811
+    assert run(job, tmp_path / "out") == 0
+    assert not (tmp_path / "out" / ".cache").exists()
+    removed = load_reconstruction(tmp_path / "out").meta["cache"]
+    assert removed["bytes"] > 0 and not removed["kept"] and "removed (--keep-cache keeps it)" in capsys.readouterr().out
+    assert run(job, tmp_path / "kept", "--keep-cache") == 0
+    cache = tmp_path / "kept" / ".cache"
+    kept = load_reconstruction(tmp_path / "kept").meta["cache"]
+    assert kept["kept"] and kept["bytes"] == sum(p.stat().st_size for p in cache.rglob("*") if p.is_file())
