@@ -1,5 +1,6 @@
 """One video job: input frames -> `reconstruct` -> output folder, with the output-folder rules,
-the per-job cache under `OUT/.cache` (priors and pair predictions) and resume."""
+the per-job cache under `OUT/.cache` (priors and pair predictions: kept while the run may need to
+resume, removed after it succeeds unless asked) and resume."""
 
 from __future__ import annotations
 
@@ -40,6 +41,8 @@ class JobOptions:
     """Continue in a folder that holds a previous run's cache (and results)."""
     overwrite: bool = False
     """Replace the results of a finished run in the folder."""
+    keep_cache: bool = False
+    """Keep `OUT/.cache` (priors, pair predictions) after a successful run; by default it is removed."""
 
 
 def check_output_folder(out: Path, options: JobOptions) -> None:
@@ -106,5 +109,13 @@ def run_video(source: str | os.PathLike, out: str | os.PathLike, resources: Reso
                             overwrite=True)
     for stale in [EXPORTS_FOLDER] + ([] if full_res else [FULL_RES]):
         shutil.rmtree(out / stale, ignore_errors=True)  # an earlier run's, which the new result would contradict
+    rec.meta["cache"] = {"bytes": folder_bytes(cache), "kept": options.keep_cache}
     save_reconstruction(rec, out, overwrite=True)
+    if not options.keep_cache:  # what resume needs is needed no more
+        shutil.rmtree(cache, ignore_errors=True)
     return rec
+
+
+def folder_bytes(folder: Path) -> int:
+    """The bytes of the files under `folder`."""
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
