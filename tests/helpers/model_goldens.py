@@ -68,7 +68,7 @@ def assert_golden(name: str, ours: torch.Tensor, ref: np.ndarray, *, points: boo
     12,600 the official float32 x-coordinate is 4.5e-3 away from a float64 evaluation of the
     same network, so per coordinate only the point's magnitude is a meaningful scale.
     """
-    ours = ours.detach().double().numpy()
+    ours = ours.detach().double().cpu().numpy()
     assert ours.shape == ref.shape, name
     scale = np.linalg.norm(ref, axis=-1, keepdims=True) if points else np.abs(ref)
     excess = np.abs(ours - ref) / np.maximum(1.0, scale)
@@ -81,11 +81,12 @@ def golden_model(case: str) -> Align3RNet:
     return model
 
 
-def assert_matches_golden_outputs(model: Align3RNet, case: str) -> None:
-    view1, view2 = golden_views(case)
+def assert_matches_golden_outputs(model: Align3RNet, case: str, device: torch.device = torch.device("cpu")) -> None:
+    """The official outputs of `case`, the network run on `device`."""
+    view1, view2 = ({key: value.to(device) for key, value in view.items()} for view in golden_views(case))
     ref = golden_outputs(case)
     with torch.no_grad():
-        pred1, pred2 = model(view1, view2)
+        pred1, pred2 = model.to(device)(view1, view2)
     assert_golden("pts3d", pred1["pts3d"], ref["pred1_pts3d"], points=True)
     assert_golden("conf1", pred1["conf"], ref["pred1_conf"])
     assert_golden("pts3d_in_other_view", pred2["pts3d_in_other_view"], ref["pred2_pts3d_in_other_view"], points=True)

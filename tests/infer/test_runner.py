@@ -1,5 +1,7 @@
 """Pair inference with per-frame encodings equals per-pair forward, with bounded resident frames."""
 
+import copy
+
 import torch
 
 from align3r.infer import runner
@@ -29,11 +31,11 @@ def window_edges(num_frames: int, width: int) -> torch.Tensor:
     return torch.tensor(pairs + [(j, i) for i, j in pairs])
 
 
-def test_results_equal_forward_and_each_frame_is_encoded_once():
+def test_results_equal_forward_and_each_frame_is_encoded_once(device):
     model, imgs, prior, load, loads = tiny_setup(7)
     edges = window_edges(7, 3)
     got = {}
-    for batch in infer_pairs(model, load, edges, batch_size=4):
+    for batch in infer_pairs(copy.deepcopy(model).to(device), load, edges, batch_size=4):
         for k, e in enumerate(batch.edge_ids.tolist()):
             got[e] = (batch.pairs.pts3d_i_in_i[k], batch.pairs.conf_j[k])
     assert sorted(got) == list(range(len(edges)))

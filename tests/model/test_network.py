@@ -11,8 +11,8 @@ from align3r.model.config import PRESETS
 from align3r.model.network import Align3RNet
 
 @pytest.mark.parametrize("case", GOLDEN_CASES)
-def test_forward_reproduces_official_outputs(case):
-    assert_matches_golden_outputs(golden_model(case), case)
+def test_forward_reproduces_official_outputs(case, device):
+    assert_matches_golden_outputs(golden_model(case), case, device)
 
 
 @pytest.mark.parametrize("case", GOLDEN_CASES)
