@@ -131,7 +131,8 @@ def _add_run(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run in OUT")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace the results in OUT (an earlier run's exports/ go with them)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress bars (on a terminal) or progress lines (otherwise, about every 30 s)")
     parser.add_argument("--full-res", action="store_true",
                         help="also write depth, confidence and masks at the input frames' resolution to OUT/full_res/")
     parser.add_argument("--full-res-model", metavar="NAME_OR_PATH",
@@ -386,8 +387,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = next((word for word in argv if not word.startswith("-")), None)
     args = build_parser(with_arguments=[command] if command in SUBCOMMANDS else []).parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="align3r: %(message)s")
-    if getattr(args, "quiet", False):
+    quiet = getattr(args, "quiet", False)
+    if quiet:
         os.environ["TQDM_DISABLE"] = "1"
+    # progress lines (align3r.io.progress) when stderr is not a terminal, e.g. a log file
+    logging.getLogger("align3r.io.progress").setLevel(logging.WARNING if quiet else logging.INFO)
     try:
         return SUBCOMMANDS[args.command][2](args)
     except Align3rError as err:

@@ -19,6 +19,7 @@ from align3r.align.scene import FOCAL_BREAK, SceneParams, encode_rigid
 from align3r.errors import InputError
 from align3r.geometry import centred_intrinsics, transform_points, unproject_depth
 from align3r.infer.pairs import PairPredictions
+from align3r.io.progress import track
 
 logger = logging.getLogger(__name__)
 
@@ -230,7 +231,7 @@ def global_align(pairs: PairPredictions, config: AlignConfig, *,
     curve = torch.zeros(config.niter, dtype=torch.float32)
     flow_from = config.niter * config.flow_start
     flows = flow_targets(pairs, ~dynamic) if use_flow else None
-    for iteration in range(config.niter):
+    for iteration in track(range(config.niter), stage="alignment", total=config.niter, unit="it"):
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(config, iteration)
         optimizer.zero_grad()

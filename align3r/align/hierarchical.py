@@ -17,6 +17,7 @@ from align3r.errors import InputError
 from align3r.geometry import invert_pose
 from align3r.infer.graph import forward_pairs, pair_graph
 from align3r.infer.pairs import PairPredictions
+from align3r.io.progress import track
 
 logger = logging.getLogger(__name__)
 
@@ -165,7 +166,9 @@ def hierarchical_align(load_pairs: PairLoader, num_frames: int, config: AlignCon
                                                                    hierarchy, on_scene, known)
     stitching = hierarchy.stitching if known.c2w is None else "none"
     outputs, curves, scales = [], [key_curves], []
-    for k, (start, size) in enumerate(zip(keyframes.tolist(), clip_sizes.tolist())):
+    clips = track(enumerate(zip(keyframes.tolist(), clip_sizes.tolist())), stage="clips", total=len(keyframes),
+                  unit="clip")
+    for k, (start, size) in clips:
         local = forward_pairs(size, stride=hierarchy.clip_stride, symmetrize=hierarchy.symmetrize)
         pairs = replace(load_pairs(local + start), edges=torch.from_numpy(local))
         clip = global_align(pairs, config, prior=KeyframePrior(key_c2w[k], float(key_focals[k])),

@@ -19,7 +19,6 @@ from typing import Literal
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from align3r.align.config import PRESETS as ALIGN_PRESETS
 from align3r.align.global_align import global_align
@@ -34,6 +33,7 @@ from align3r.infer.runner import infer_pairs
 from align3r.infer.pairs import PairPredictions
 from align3r.infer.store import PairStore
 from align3r.io.known_inputs import KnownInputs
+from align3r.io.progress import Progress
 from align3r.pipeline.known_grid import known_cameras, network_intrinsics
 from align3r.model.network import Align3RNet
 from align3r.prior.base import DepthPrior, PriorMap
@@ -169,17 +169,16 @@ class _PairSource:
         self.asked.append(edges)
         missing = self.store.missing(edges)
         if len(missing):
-            bar = tqdm(total=len(missing), desc="pairs", unit="pair", disable=None, leave=False)
-            for batch in infer_pairs(self.model, self._inputs, torch.from_numpy(missing),
-                                     batch_size=self.config.batch_size, device=self.device):
-                done = missing[batch.edge_ids.numpy()]
-                pairs = batch.pairs
-                if self.flow is not None:
-                    flow_ij, flow_ji = self._flows(done)
-                    pairs = replace(pairs, flow_ij=torch.from_numpy(flow_ij), flow_ji=torch.from_numpy(flow_ji))
-                self.store.write(pairs)
-                bar.update(len(done))
-            bar.close()
+            with Progress("pairs", len(missing), unit="pair") as progress:
+                for batch in infer_pairs(self.model, self._inputs, torch.from_numpy(missing),
+                                         batch_size=self.config.batch_size, device=self.device):
+                    done = missing[batch.edge_ids.numpy()]
+                    pairs = batch.pairs
+                    if self.flow is not None:
+                        flow_ij, flow_ji = self._flows(done)
+                        pairs = replace(pairs, flow_ij=torch.from_numpy(flow_ij), flow_ji=torch.from_numpy(flow_ji))
+                    self.store.write(pairs)
+                    progress.update(len(done))
         return self.store.load(edges, with_flow=self.flow is not None, device=self.device)
 
 

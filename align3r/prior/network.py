@@ -8,10 +8,10 @@ from types import ModuleType
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from align3r.errors import ModelNotFoundError, require
 from align3r.hub import fetch_snapshot, hub_cache
+from align3r.io.progress import track
 
 PRIOR_REPOS: dict[str, str] = {
     "depth-anything-v2-small": "depth-anything/Depth-Anything-V2-Small-hf",
@@ -80,9 +80,9 @@ class HubNetwork:
 
 
 def frame_batches(frames: np.ndarray, batch_size: int, *, desc: str) -> Iterator[np.ndarray]:
-    """Consecutive batches of at most `batch_size` frames, with a progress bar (quiet off a TTY)."""
+    """Consecutive batches of at most `batch_size` frames, with progress (`align3r.io.progress`)."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     starts = range(0, len(frames), batch_size)
-    for start in tqdm(starts, desc=desc, unit="batch", disable=None, leave=False):
+    for start in track(starts, stage=desc, total=len(starts), unit="batch"):
         yield frames[start:start + batch_size]

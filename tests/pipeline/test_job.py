@@ -1,6 +1,7 @@
 """`align3r run` end to end on a synthetic video: files, round trips, resume, and every bad input."""
 
 import json
+import logging
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -320,3 +321,16 @@ def test_the_cache_is_removed_after_success_unless_kept(job, tmp_path, capsys): 
     cache = tmp_path / "kept" / ".cache"
     kept = load_reconstruction(tmp_path / "kept").meta["cache"]
     assert kept["kept"] and kept["bytes"] == sum(p.stat().st_size for p in cache.rglob("*") if p.is_file())
+
+
+def test_progress_off_a_terminal_is_log_lines_with_done_and_total(job, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="align3r.io.progress")  # and restored after the test
+    fast = [a for a in FAST if a != "--quiet"]
+    assert main(["run", str(job / "seq" / "rgb"), "-o", str(tmp_path / "out"), "--model", str(job / "model"),
+                 "--prior", f"simulated:{job / 'seq'}", *fast]) == 0
+    lines = [r.getMessage() for r in caplog.records if r.name == "align3r.io.progress"]
+    assert "pairs: 0/18 pair, 0 s elapsed, ETA ?" in lines and any(line.startswith("pairs: 18/18 pair") for line in lines)
+    assert any(line.startswith("alignment: 10/10 it") for line in lines)
+    caplog.clear()
+    assert run(job, tmp_path / "quiet") == 0  # --quiet
+    assert not [r for r in caplog.records if r.name == "align3r.io.progress"]
