@@ -107,6 +107,11 @@ def _add_run(parser: argparse.ArgumentParser) -> None:
                         help="model name, .pth, folder or hub id (default align3r-depthanything)")
     parser.add_argument("--prior", default="depth-anything-v2-large",
                         help="depth-anything-v2-{small,base,large}, depth-pro, files:DIR, simulated:SEQ_DIR")
+    parser.add_argument("--prior-kind", choices=["depth", "disparity"],
+                        help="what files:/simulated: maps hold: metric depth (Depth Pro style, default) or affine "
+                             "disparity (Depth Anything style)")
+    parser.add_argument("--allow-prior-mismatch", action="store_true",
+                        help="run a model with a prior of another kind than it was trained with")
     parser.add_argument("--mode", default=defaults.mode, choices=["auto", "global", "hierarchical"])
     parser.add_argument("--graph", default=defaults.graph, help=f"global-mode scene graph (default {defaults.graph})")
     parser.add_argument("--preset", default=defaults.preset, help="alignment preset: align3r, demo, pose_test, depth_test")
@@ -171,7 +176,9 @@ def _run_run(args: argparse.Namespace) -> int:
     options = JobOptions(resume=args.resume, overwrite=args.overwrite)
     if args.flow_weights is not None and args.flow != "sea-raft":
         raise InputError("--flow-weights applies to --flow sea-raft only")
-    spec = ResourceSpec(model=args.model, prior=args.prior, flow=args.flow, flow_weights=args.flow_weights,
+    kind = {None: None, "depth": "depth_metric", "disparity": "disparity_affine"}[args.prior_kind]
+    spec = ResourceSpec(model=args.model, prior=args.prior, prior_kind=kind,
+                        allow_prior_mismatch=args.allow_prior_mismatch, flow=args.flow, flow_weights=args.flow_weights,
                         device=args.device, full_res=full_res_options(args.full_res, args.full_res_model))
     known = KnownFiles(focal=args.focal, intrinsics=args.intrinsics, poses=args.poses, poses_format=args.poses_format,
                        poses_mode=args.poses_mode, masks=args.masks)

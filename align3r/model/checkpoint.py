@@ -22,6 +22,7 @@ import pickle
 import re
 import zipfile
 from pathlib import Path
+from typing import Literal
 
 import torch
 
@@ -42,6 +43,14 @@ HUB_MODELS: dict[str, str] = {
 
 PACKAGED_MODELS: dict[str, Path] = {"tiny": Path(__file__).parents[1] / "weights" / "tiny"}
 """Models shipped inside the package: name -> folder with config.json + model.safetensors."""
+
+TRAINED_PRIOR_KIND: dict[str, Literal["depth_metric", "disparity_affine"]] = {
+    "align3r-depthanything": "disparity_affine", HUB_MODELS["align3r-depthanything"]: "disparity_affine",
+    "align3r-depthpro": "depth_metric", HUB_MODELS["align3r-depthpro"]: "depth_metric",
+    "tiny": "depth_metric",  # the Depth-Pro-style simulated prior (weights/tiny/README.md)
+}
+"""Model name or hub id -> the prior kind it was trained with (`align3r.prior.PriorKind`); other
+models (dust3r, files, folders) are not known to want one."""
 
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
 _ALIAS = re.compile(r"^(.*\.dpt\.scratch\.)layer_rn\.(\d)\.weight$")

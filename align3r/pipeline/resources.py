@@ -10,11 +10,11 @@ import torch
 
 from align3r.errors import InputError
 from align3r.infer.flow import FlowEstimator, FlowName, load_flow
-from align3r.model.checkpoint import load_model
+from align3r.model.checkpoint import TRAINED_PRIOR_KIND, load_model
 from align3r.model.network import Align3RNet
 from align3r.pipeline.full_res import FullResOptions, PromptDepthRefiner, load_refiner
-from align3r.prior import load_prior
-from align3r.prior.base import DepthPrior
+from align3r.prior import load_prior, prior_kind
+from align3r.prior.base import DepthPrior, PriorKind
 
 PER_SEQUENCE = "simulated"
 """Prior name whose prior is each synthetic sequence's own (`simulated:<sequence folder>`): not loaded here."""
@@ -36,6 +36,10 @@ class ResourceSpec:
     """`auto` (CUDA when available), `cpu`, `cuda` or `cuda:K`."""
     full_res: FullResOptions | None = None
     """the full-resolution refiner's options, or None when no full-resolution output is made."""
+    prior_kind: PriorKind | None = None
+    """what `files:` and `simulated:` maps hold (None: metric depth)."""
+    allow_prior_mismatch: bool = False
+    """run a model with a prior of another kind than it was trained with (refused otherwise)."""
 
 
 @dataclass(frozen=True)
@@ -63,15 +67,31 @@ def pick_device(name: str) -> torch.device:
     return device
 
 
+def check_prior_kind(spec: ResourceSpec) -> None:
+    """Refuse a model trained with one prior kind run with another (unknown model or prior: no check).
+
+    Raises:
+        InputError: the kinds differ and `spec.allow_prior_mismatch` is False.
+    """
+    trained = TRAINED_PRIOR_KIND.get(spec.model)
+    given = None if spec.prior == PER_SEQUENCE else prior_kind(spec.prior, spec.prior_kind)
+    if trained is not None and given is not None and trained != given and not spec.allow_prior_mismatch:
+        raise InputError(f"--model {spec.model} was trained with a {trained} prior but --prior {spec.prior} gives "
+                         f"{given}; pick the matching model or prior (or --prior-kind for files:), or give "
+                         "--allow-prior-mismatch")
+
+
 def load_resources(spec: ResourceSpec) -> Resources:
     """Load everything `spec` names, once.
 
     Raises:
-        Align3rError: an unknown or unloadable model, prior or flow estimator (one line each).
+        Align3rError: an unknown or unloadable model, prior or flow estimator, or a model and prior of
+            different kinds (`check_prior_kind`), one line each.
     """
+    check_prior_kind(spec)
     device = pick_device(spec.device)
     model = load_model(spec.model, device=device)
-    prior = None if spec.prior == PER_SEQUENCE else load_prior(spec.prior, device=device)
+    prior = None if spec.prior == PER_SEQUENCE else load_prior(spec.prior, device=device, kind=spec.prior_kind)
     flow = None if spec.flow == "none" else load_flow(spec.flow, device=device, weights=spec.flow_weights)
     refiner = None if spec.full_res is None else load_refiner(spec.full_res, device=device)
     return Resources(device, model, prior, flow, refiner, spec)

@@ -26,6 +26,15 @@ def _network_prior(name: str, device: torch.device | str | None, batch_size: int
     return DepthAnythingPrior.from_pretrained(name, **options)
 
 
+def prior_kind(name: str, kind: PriorKind | None = None) -> PriorKind | None:
+    """What the prior `name` gives (`kind` for `files:` and `simulated:`), without loading it; None: unknown name."""
+    if name.partition(":")[0] in ("files", "simulated"):
+        return kind or "depth_metric"
+    if name not in PRIOR_REPOS:
+        return None
+    return "depth_metric" if name == "depth-pro" else "disparity_affine"
+
+
 def load_prior(name: str, *, device: torch.device | str | None = None, batch_size: int | None = None,
                kind: PriorKind | None = None, cache_dir: str | Path | None = None) -> DepthPrior:
     """The prior called `name`.
@@ -58,4 +67,4 @@ def load_prior(name: str, *, device: torch.device | str | None = None, batch_siz
 
 
 __all__ = ["PRIOR_NAMES", "CachedPrior", "DepthPrior", "FilesPrior", "PriorCache", "PriorKind", "PriorMap",
-           "load_prior", "prior_points", "sequence_prior"]
+           "load_prior", "prior_kind", "prior_points", "sequence_prior"]

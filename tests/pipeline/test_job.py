@@ -334,3 +334,31 @@ def test_progress_off_a_terminal_is_log_lines_with_done_and_total(job, tmp_path,
     caplog.clear()
     assert run(job, tmp_path / "quiet") == 0  # --quiet
     assert not [r for r in caplog.records if r.name == "align3r.io.progress"]
+
+
+def test_a_model_and_a_prior_of_different_kinds_are_refused_unless_allowed(job, tmp_path, capsys, monkeypatch):
+    argv = ["run", str(job / "seq" / "rgb"), "-o", str(tmp_path / "out"), "--model", "align3r-depthpro",
+            "--prior", "depth-anything-v2-large", *FAST]
+    assert main(argv) == 2  # refused before anything is loaded (no hub access)
+    err = one_line(capsys)
+    assert "trained with a depth_metric prior" in err and "--allow-prior-mismatch" in err
+    assert not (tmp_path / "out").exists()
+
+    class Loading(Exception):
+        pass
+
+    def load_model(name, device):
+        raise Loading(name)
+
+    monkeypatch.setattr("align3r.pipeline.resources.load_model", load_model)
+    with pytest.raises(Loading, match="align3r-depthpro"):  # the check let it through: the model is loaded next
+        main([*argv, "--allow-prior-mismatch"])
+
+
+def test_a_disparity_files_prior_is_recorded_as_such(job, sequence, tmp_path):
+    (tmp_path / "prior").mkdir()
+    for i, depth in enumerate(sequence.depths):
+        np.save(tmp_path / "prior" / f"{i:06d}.npy", (1 / np.maximum(depth, 1e-3)).astype(np.float32))
+    assert main(["run", str(job / "seq" / "rgb"), "-o", str(tmp_path / "out"), "--model", str(job / "model"),
+                 "--prior", f"files:{tmp_path / 'prior'}", "--prior-kind", "disparity", *FAST]) == 0
+    assert load_reconstruction(tmp_path / "out").meta["prior"]["kind"] == "disparity_affine"
