@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import os
 import sys
+import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from align3r.errors import Align3rError, InputError
+from align3r.errors import Align3rError, InputError, first_line
 from align3r.io.results import MANIFEST
 
 
@@ -82,8 +83,9 @@ def run_videos(jobs: list[tuple[str, Path]], out: Path, shard: Shard, *, overwri
     """Run this rank's share of `jobs` with `run_one(video, folder)`.
 
     A video whose folder already holds a finished reconstruction is skipped unless `overwrite`.
-    A video that fails with a user-facing error is reported in one line on stderr and the others
-    go on.
+    A video that fails, whatever the exception (a user mistake, a decoder error, memory), is
+    reported in one line on stderr and the others go on; an unexpected exception's traceback goes
+    to `out/<name>.error.log` (a user mistake's one line says all).
 
     Returns:
         (done, skipped, failed) counts of this rank.
@@ -99,5 +101,12 @@ def run_videos(jobs: list[tuple[str, Path]], out: Path, shard: Shard, *, overwri
             done += 1
         except Align3rError as err:
             print(f"align3r run: {video}: error: {err}", file=sys.stderr)
+            failed += 1
+        except Exception as err:  # noqa: BLE001 (one video's failure must not stop the others)
+            log = out / f"{name}.error.log"
+            out.mkdir(parents=True, exist_ok=True)
+            log.write_text(traceback.format_exc())
+            print(f"align3r run: {video}: failed: {type(err).__name__}: {first_line(err)} (traceback in {log})",
+                  file=sys.stderr)
             failed += 1
     return done, skipped, failed

@@ -147,3 +147,24 @@ def test_torchrun_two_processes_share_the_list(job, videos, tmp_path):  # noqa: 
     for other in (b, c):
         np.testing.assert_array_equal(other.depths, a.depths)
         np.testing.assert_array_equal(other.poses_c2w, a.poses_c2w)
+
+
+def test_an_unexpected_exception_of_one_video_is_one_line_and_the_others_go_on(job, videos, tmp_path, monkeypatch,
+                                                                                capsys):  # noqa: F811
+    import align3r.pipeline.job as job_module
+
+    real = job_module.read_frames
+
+    def decoder_breaks_on_b(source, selection):
+        if str(source).endswith("b"):
+            raise RuntimeError("decoder exploded\nwith a second line")
+        return real(source, selection)
+
+    monkeypatch.setattr(job_module, "read_frames", decoder_breaks_on_b)
+    assert batch(job, videos, tmp_path / "out") == 2
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1 and "RuntimeError: decoder exploded (traceback in" in captured.err
+    assert "Traceback" in (tmp_path / "out" / "b.error.log").read_text()
+    assert "2 video(s) reconstructed, 0 already done, 1 failed" in captured.out
+    assert all((tmp_path / "out" / name / "reconstruction.json").is_file() for name in "ac")
+
