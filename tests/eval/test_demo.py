@@ -1,7 +1,11 @@
 """`align3r demo` with the shipped tiny model: the full pipeline offline, scored against exact GT."""
 
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 import pytest
+import yaml
 
 from align3r import load_model
 from align3r.io.results import load_reconstruction
@@ -40,8 +44,32 @@ def test_shipped_model_is_the_tiny_preset():
     assert any(p.abs().sum() > 0 for name, p in model.named_parameters() if name.startswith("zero_convs"))
 
 
+def recipe_seeds() -> set[int]:
+    """Seeds of every sequence the tiny recipe trains or tests on, read from training/tiny itself:
+    the pool folders its YAML configs read, with the seeds render_pool.py gives those folders
+    under the arguments train_tiny.sh passes (its defaults)."""
+    recipe = Path(__file__).parents[2] / "training" / "tiny"
+    spec = importlib.util.spec_from_file_location("render_pool", recipe / "render_pool.py")
+    render_pool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(render_pool)
+    render_call = next(line for line in (recipe / "train_tiny.sh").read_text().splitlines()
+                       if line.startswith("python") and "render_pool.py" in line)
+    assert render_call.split()[2:] == ["data/tiny"], render_call  # the pool is rendered with the defaults
+    seeds = set()
+    for config in sorted(recipe.glob("*.yaml")):
+        settings = yaml.safe_load(config.read_text())
+        for data in settings["train_data"] + settings["test_data"]:
+            pool, split = data["root"].rsplit("/", 1)
+            assert pool == "data/tiny", (config.name, data["root"])
+            seeds |= set(render_pool.pool_seeds()[split])
+    return seeds
+
+
 def test_demo_video_is_held_out():
-    assert DEMO_VIDEO.seed >= HELD_OUT_SEED > 10_019
+    seeds = recipe_seeds()
+    assert len(seeds) == 170  # 150 training and 20 test sequences: the recipe's folders were all found
+    assert DEMO_VIDEO.seed not in seeds
+    assert all(HELD_OUT_SEED + k not in seeds for k in range(5))  # benchmarks/ablation.py's sequences
 
 
 def test_demo_writes_a_readable_reconstruction_of_the_video(demo):

@@ -140,6 +140,7 @@ def test_nerfstudio_transforms_map_back_to_ours(rec, folder):
     root = folder / "exports" / "nerfstudio"
     meta = json.loads((root / "transforms.json").read_text())
     assert meta["depth_unit_scale_factor"] == 1e-3 and (root / meta["ply_file_path"]).is_file()
+    assert len(meta["frames"]) == len(rec.names)  # the loop below cannot notice a dropped frame
     for i, frame in enumerate(meta["frames"]):
         c2w_gl = np.array(frame["transform_matrix"])
         np.testing.assert_allclose(c2w_gl @ np.diag([1.0, -1, -1, 1]), rec.poses_c2w[i], atol=1e-12)

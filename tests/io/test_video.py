@@ -54,13 +54,19 @@ def test_video_frames_stride_and_start_time(tmp_path):
 
 
 def test_exif_orientation_is_applied(tmp_path):
-    image = Image.fromarray(np.zeros((20, 40, 3), np.uint8))
+    # Four flat quadrants (JPEG-safe) with four different colours: every wrong rotation or flip
+    # puts another colour in some corner.
+    stored = np.zeros((20, 40, 3), np.uint8)
+    stored[:10, :20], stored[:10, 20:], stored[10:, :20], stored[10:, 20:] = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)
+    image = Image.fromarray(stored)
     exif = image.getexif()
     exif[0x0112] = 6  # rotate 90 degrees clockwise to display
     for k in range(2):
-        image.save(tmp_path / f"{k}.jpg", exif=exif)
+        image.save(tmp_path / f"{k}.jpg", exif=exif, quality=100, subsampling=0)  # no chroma blur at the edges
     images, _ = read_frames(tmp_path)
     assert images.shape == (2, 40, 20, 3)
+    displayed = np.rot90(stored, k=-1)  # (40, 20, 3): clockwise, stored top-left -> displayed top-right
+    assert np.abs(images.astype(int) - displayed).max() <= 8  # JPEG error is small on flat quadrants
 
 
 def test_mixed_sizes_are_resized_with_one_warning(tmp_path, caplog):

@@ -98,7 +98,7 @@ def truncated_model(job, tmp):
     (lambda job, tmp: ["run", str(job / "seq" / "rgb" / "00000[0].png")], "at least 2"),
     (lambda job, tmp: ["run", str(job / "seq" / "rgb"), "--niter", "0"], "--niter must be at least 1"),
     (lambda job, tmp: ["run", str(job / "seq" / "rgb"), "--model", "no-such-model"], "no model named"),
-    (lambda job, tmp: ["run", str(job / "seq" / "rgb"), "--prior", f"files:{tmp}"], ""),
+    (lambda job, tmp: ["run", str(job / "seq" / "rgb"), "--prior", f"files:{tmp}"], "no prior map for frame '000000'"),
     (lambda job, tmp: ["run", str(job / "seq" / "rgb"), "--device", "cuda:0"], "no CUDA device"),
     (lambda job, tmp: ["run", str(write_bytes(tmp / "bad.mp4", b"not a video"))], "unreadable or corrupt video"),
     (lambda job, tmp: ["run", str(job / "seq" / "rgb"), "--prior", f"files:{prior_files(tmp, nan_in=3)}"],

@@ -57,7 +57,8 @@ def test_train_resume_and_stage_two_from_stage_one(sequences, tmp_path, capsys):
 def test_bad_config_is_one_line(tmp_path, capsys):
     (tmp_path / "c.yaml").write_text("epochz: 3\n")
     assert main(["train", str(tmp_path / "c.yaml")]) == 2
-    assert "unknown setting(s) epochz" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "unknown setting(s) epochz" in err
 
 
 def test_torchrun_ddp_equals_one_process_with_the_global_batch(sequences, tmp_path):

@@ -16,6 +16,15 @@ from align3r.data.synthetic import SynthConfig, generate_sequence, write_sequenc
 
 TEST_SEED_OFFSET = 10_000
 """Held-out sequences use seeds from here on, never drawn for training."""
+TRAIN_SEQUENCES = 150
+"""Training sequences rendered by default (the recipe's `train_tiny.sh` keeps the default)."""
+TEST_SEQUENCES = 20
+"""Held-out test sequences rendered by default."""
+
+
+def pool_seeds(train: int = TRAIN_SEQUENCES, test: int = TEST_SEQUENCES) -> dict[str, range]:
+    """Seeds of the pool's sequences by split folder: OUT/train and OUT/test."""
+    return {"train": range(train), "test": range(TEST_SEED_OFFSET, TEST_SEED_OFFSET + test)}
 
 
 def render(job: tuple[Path, int]) -> None:
@@ -27,12 +36,13 @@ def render(job: tuple[Path, int]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)
-    parser.add_argument("--train", type=int, default=150)
-    parser.add_argument("--test", type=int, default=20)
+    parser.add_argument("--train", type=int, default=TRAIN_SEQUENCES)
+    parser.add_argument("--test", type=int, default=TEST_SEQUENCES)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    jobs = [(args.out / "train" / f"seq{seed:04d}", seed) for seed in range(args.train)]
-    jobs += [(args.out / "test" / f"seq{seed:05d}", seed) for seed in range(TEST_SEED_OFFSET, TEST_SEED_OFFSET + args.test)]
+    seeds = pool_seeds(args.train, args.test)
+    jobs = [(args.out / "train" / f"seq{seed:04d}", seed) for seed in seeds["train"]]
+    jobs += [(args.out / "test" / f"seq{seed:05d}", seed) for seed in seeds["test"]]
     with Pool(args.workers) as pool:
         pool.map(render, jobs, chunksize=4)
     print(f"{len(jobs)} sequences in {args.out}")

@@ -111,6 +111,23 @@ def test_surface_frame_normals_cross_the_surface(prim):
     assert np.all(ahead != behind)  # a normal crosses the surface (its sign is free)
 
 
+@pytest.mark.parametrize("prim,points,expected_uv", [
+    (Primitive("plane", (1.0, 1.0, 0.0), MATERIAL), [[0.3, -0.4, 0.0]], [[0.3, -0.4]]),
+    # box faces: +x -> (y, z), +y -> (z, x), -z -> (x, y)
+    (Primitive("box", (1.0, 0.6, 0.3), MATERIAL), [[1.0, 0.2, -0.1], [0.5, 0.6, 0.1], [0.3, -0.2, -0.3]],
+     [[0.2, -0.1], [0.1, 0.5], [0.3, -0.2]]),
+    # sphere: (arc length along the equator from +x, height)
+    (Primitive("sphere", (0.7,) * 3, MATERIAL), [[0.0, 0.7, 0.0], [-0.7, 0.0, 0.0], [0.0, 0.0, 0.7]],
+     [[0.7 * np.pi / 2, 0.0], [0.7 * np.pi, 0.0], [0.0, 0.7]]),
+    # cylinder: side as the sphere, cap (x, y)
+    (Primitive("cylinder", (0.5, 0.5, 0.8), MATERIAL), [[0.0, -0.5, 0.3], [0.1, 0.2, 0.8]],
+     [[-0.5 * np.pi / 2, 0.3], [0.1, 0.2]]),
+], ids=lambda v: v.kind if isinstance(v, Primitive) else "")
+def test_surface_frame_uv_is_known_on_each_kind(prim, points, expected_uv):
+    _, uv = surface_frame(prim, np.array(points).T)
+    np.testing.assert_allclose(uv, np.array(expected_uv).T, atol=1e-12)
+
+
 def test_render_is_fast_at_512x288():
     scene = build_scene(SynthConfig(frames=3, width=512, height=288, seed=5, dynamic_objects=4, static_objects=6))
     render_frame(scene, 0)
