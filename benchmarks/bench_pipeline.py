@@ -78,7 +78,7 @@ def geometric_pairs(sequence):
     c2w, depths = torch.from_numpy(sequence.poses_c2w), torch.from_numpy(sequence.depths).double()
     k = torch.from_numpy(sequence.intrinsics)
 
-    def infer(model, load, edges, *, batch_size, device):
+    def infer(model, load, edges, *, batch_size, device, precision="fp32"):
         for batch in runner.infer_pairs(model, load, edges, batch_size=batch_size, device=device):
             pairs = oracle_pairs(c2w, depths, k, edges[batch.edge_ids].numpy(), seed=0, noise=0.01)
             yield runner.PairBatch(batch.edge_ids, pairs)

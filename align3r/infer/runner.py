@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 
@@ -43,18 +44,25 @@ def visiting_order(edges: torch.Tensor) -> torch.Tensor:
     return key.argsort()
 
 
-def _autocast(device: torch.device):
-    """float16 autocast on CUDA (the heads stay float32 inside the network); none elsewhere."""
-    return torch.autocast("cuda", dtype=torch.float16) if device.type == "cuda" else nullcontext()
+Precision = Literal["fp32", "bf16", "fp16"]
+PRECISIONS: dict[Precision, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+"""Network precision -> autocast dtype (None: plain float32, as the official inference runs)."""
+
+
+def _autocast(device: torch.device, precision: Precision):
+    """Autocast to `precision` on the device's type (the heads stay float32 inside the network)."""
+    dtype = PRECISIONS[precision]
+    return nullcontext() if dtype is None else torch.autocast(device.type, dtype=dtype)
 
 
 def _encode_missing(model: Align3RNet, load: FrameLoader, needed: list[int],
-                    cache: dict[int, FrameEncoding], batch_size: int, device: torch.device) -> None:
+                    cache: dict[int, FrameEncoding], batch_size: int, device: torch.device,
+                    precision: Precision) -> None:
     missing = [n for n in needed if n not in cache]
     for start in range(0, len(missing), batch_size):
         chunk = missing[start:start + batch_size]
         imgs, prior_pts = load(chunk)
-        with _autocast(device):
+        with _autocast(device, precision):
             encoded = model.encode_frames(imgs.to(device), prior_pts.to(device))
         for k, n in enumerate(chunk):
             cache[n] = encoded.select(slice(k, k + 1))
@@ -67,10 +75,10 @@ def _stack(encodings: list[FrameEncoding]) -> FrameEncoding:
 
 
 def _decode(model: Align3RNet, frames_i: FrameEncoding, frames_j: FrameEncoding,
-            device: torch.device) -> PairPrediction:
+            device: torch.device, precision: Precision) -> PairPrediction:
     """decode_pairs, splitting the batch in halves while the accelerator runs out of memory."""
     try:
-        with _autocast(device):
+        with _autocast(device, precision):
             return model.decode_pairs(frames_i, frames_j)
     except torch.cuda.OutOfMemoryError:
         count = frames_i.dec_tokens.shape[0]
@@ -80,13 +88,13 @@ def _decode(model: Align3RNet, frames_i: FrameEncoding, frames_j: FrameEncoding,
         if device.type == "cuda":
             torch.cuda.empty_cache()
         halves = (slice(0, count // 2), slice(count // 2, count))
-        parts = [_decode(model, frames_i.select(h), frames_j.select(h), device) for h in halves]
+        parts = [_decode(model, frames_i.select(h), frames_j.select(h), device, precision) for h in halves]
         return PairPrediction.cat(parts)
 
 
 @torch.inference_mode()
 def infer_pairs(model: Align3RNet, load: FrameLoader, edges: torch.Tensor, *, batch_size: int = 8,
-                device: torch.device | str | None = None) -> Iterator[PairBatch]:
+                device: torch.device | str | None = None, precision: Precision = "fp32") -> Iterator[PairBatch]:
     """Run the network on every edge (i, j) of a graph.
 
     Args:
@@ -95,6 +103,7 @@ def infer_pairs(model: Align3RNet, load: FrameLoader, edges: torch.Tensor, *, ba
         edges: (E, 2) int64 ordered pairs (i = view 1, j = view 2).
         batch_size: edges per decoder call (and frames per encoder call).
         device: where the network runs (default: the model's device).
+        precision: `fp32` (official), or autocast to `bf16` / `fp16` for speed.
 
     Yields:
         Predictions for consecutive batches of edges, in visiting order (not the input order).
@@ -106,8 +115,9 @@ def infer_pairs(model: Align3RNet, load: FrameLoader, edges: torch.Tensor, *, ba
     for start in range(0, len(order), batch_size):
         batch = order[start:start + batch_size]
         pairs = edges[batch].tolist()
-        _encode_missing(model, load, sorted({n for pair in pairs for n in pair}), cache, batch_size, device)
-        pred = _decode(model, _stack([cache[i] for i, _ in pairs]), _stack([cache[j] for _, j in pairs]), device)
+        _encode_missing(model, load, sorted({n for pair in pairs for n in pair}), cache, batch_size, device, precision)
+        pred = _decode(model, _stack([cache[i] for i, _ in pairs]), _stack([cache[j] for _, j in pairs]), device,
+                       precision)
         yield PairBatch(batch, PairPredictions(edges=edges[batch], pts3d_i_in_i=pred.pts3d_i_in_i,
                                                pts3d_j_in_i=pred.pts3d_j_in_i, conf_i=pred.conf_i,
                                                conf_j=pred.conf_j).to("cpu"))

@@ -63,7 +63,7 @@ class PromptDepthRefiner(HubNetwork):
         model: a `PromptDepthAnythingForDepthEstimation`.
         processor: its image processor (resize to multiples of 14, normalise).
         name: the checkpoint's name, for the output's meta.
-        device: where the network runs (None: CUDA if available); float16 on CUDA.
+        device: where the network runs (None: CUDA if available); float32 everywhere.
         batch_size: frames per forward pass.
     """
 

@@ -24,7 +24,7 @@ class DepthAnythingPrior(HubNetwork):
         model: a transformers depth-estimation model (`AutoModelForDepthEstimation`).
         processor: its image processor (resize to a multiple of 14 near 518, normalise).
         name: the prior's name, part of the cache key.
-        device: where the network runs (None: CUDA if available); float16 on CUDA.
+        device: where the network runs (None: CUDA if available); float32 everywhere.
         batch_size: frames per forward pass.
     """
 

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from align3r.errors import CheckpointError
 from align3r.prior.base import PriorMap, check_frames
-from align3r.prior.network import frame_batches, import_transformers, inference_device, inference_dtype, snapshot
+from align3r.prior.network import frame_batches, import_transformers, inference_device, snapshot
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class DepthProPrior:
         model: `DepthProForDepthEstimation` with its field-of-view head.
         name: the prior's name, part of the cache key.
         network_input: input size and normalisation.
-        device: where the network runs (None: CUDA if available); float16 on CUDA.
+        device: where the network runs (None: CUDA if available); float32 everywhere.
         batch_size: frames per forward pass.
     """
 
@@ -67,7 +67,7 @@ class DepthProPrior:
         self.name = name
         self.network_input = network_input
         self.device = inference_device(device)
-        self.dtype = inference_dtype(self.device)
+        self.dtype = torch.float32  # on every device, as the official priors run
         self.model = model.to(self.device, self.dtype).eval()
         self.batch_size = batch_size
 

@@ -53,13 +53,8 @@ def inference_device(device: torch.device | str | None) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def inference_dtype(device: torch.device) -> torch.dtype:
-    """float16 on CUDA, float32 elsewhere."""
-    return torch.float16 if device.type == "cuda" else torch.float32
-
-
 class HubNetwork:
-    """A transformers network on its inference device and dtype (float16 on CUDA), in eval mode.
+    """A transformers network on its inference device in float32, in eval mode.
 
     Args:
         model: the network.
@@ -73,7 +68,7 @@ class HubNetwork:
                  device: torch.device | str | None = None, batch_size: int = 4) -> None:
         self.name = name
         self.device = inference_device(device)
-        self.dtype = inference_dtype(self.device)
+        self.dtype = torch.float32  # on every device, as the official priors run
         self.model = model.to(self.device, self.dtype).eval()
         self.processor = processor
         self.batch_size = batch_size

@@ -43,7 +43,7 @@ def oracle(monkeypatch, sequence):
     pts_cam = unproject_depth(depth, k)
     asked = []
 
-    def exact_pairs(model, load, edges, *, batch_size, device):
+    def exact_pairs(model, load, edges, *, batch_size, device, precision="fp32"):
         asked.append(len(edges))
         for start in range(0, len(edges), batch_size):
             ids = torch.arange(start, min(start + batch_size, len(edges)))

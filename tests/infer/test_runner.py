@@ -53,8 +53,8 @@ def test_resident_encodings_stay_within_the_window(monkeypatch):
     resident = []
     real_encode = runner._encode_missing
 
-    def track(model_, load_, needed, cache, batch_size, device):
-        real_encode(model_, load_, needed, cache, batch_size, device)
+    def track(model_, load_, needed, cache, *args):
+        real_encode(model_, load_, needed, cache, *args)
         resident.append(len(cache))
 
     monkeypatch.setattr(runner, "_encode_missing", track)
@@ -83,3 +83,14 @@ def test_out_of_memory_splits_the_batch(monkeypatch):
     monkeypatch.setattr(model, "decode_pairs", limited)
     total = sum(len(b.edge_ids) for b in infer_pairs(model, load, edges, batch_size=8))
     assert total == len(edges) and max(s for s in sizes if s <= 2) == 2
+
+
+def test_precision_fp32_is_plain_and_bf16_autocasts_close(device):
+    model, imgs, prior, load, _ = tiny_setup(3)
+    edges = window_edges(3, 1)
+    fp32 = [b.pairs for b in infer_pairs(model, load, edges, batch_size=4)]
+    plain = [b.pairs for b in infer_pairs(model, load, edges, batch_size=4, precision="fp32")]
+    bf16 = [b.pairs for b in infer_pairs(model, load, edges, batch_size=4, precision="bf16")]
+    torch.testing.assert_close(plain[0].pts3d_j_in_i, fp32[0].pts3d_j_in_i, rtol=0, atol=0)
+    difference = (bf16[0].pts3d_j_in_i - fp32[0].pts3d_j_in_i).abs().max()
+    assert 0 < difference < 0.1 * fp32[0].pts3d_j_in_i.abs().max()  # bf16 really ran, and stays close

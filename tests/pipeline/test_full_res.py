@@ -178,7 +178,7 @@ def oracle(monkeypatch, sequence, network_grid):
     pts_cam = unproject_depth(torch.from_numpy(depth).double(), torch.from_numpy(k_net))  # (N, H, W, 3)
     c2w = torch.from_numpy(sequence.poses_c2w)
 
-    def exact_pairs(model, load, edges, *, batch_size, device):
+    def exact_pairs(model, load, edges, *, batch_size, device, precision="fp32"):
         for ids in torch.arange(len(edges)).split(batch_size):
             i, j = edges[ids, 0], edges[ids, 1]
             pts_j_in_i = transform_points(invert_pose(c2w[i]) @ c2w[j], pts_cam[j])
