@@ -254,7 +254,8 @@ def _add_eval(parser: argparse.ArgumentParser) -> None:
     pipeline.add_argument("--niter", type=int, help="alignment iterations (official 300)")
     pipeline.add_argument("--flow", choices=["sea-raft", "raft", "dis", "none"],
                           help="flow term (official: pose sea-raft, depth none)")
-    parser.add_argument("--overwrite", action="store_true", help="replace metrics already in --out")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace metrics already in --out (pipeline: also reconstruct every sequence afresh)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -263,6 +264,7 @@ def _run_eval(args: argparse.Namespace) -> int:
     from align3r.eval.benchmark import BenchmarkJob, run_benchmark
     from align3r.eval.pipeline import PipelineOptions
     from align3r.eval.protocol import PROTOCOLS
+    from align3r.eval.report import missing_line
 
     pipeline = None
     if args.model is not None or args.prior is not None:
@@ -276,6 +278,8 @@ def _run_eval(args: argparse.Namespace) -> int:
     first = next(iter(result.average))
     print(f"{args.task} {args.dataset} ({PROTOCOLS[result.protocol]}): {len(result.sequences)} sequences, "
           f"{first} {result.average[first]:.4f} -> {args.out}/metrics.json, metrics.md")
+    if not result.complete:
+        print(f"incomplete: {missing_line(result)}")
     return 0
 
 

@@ -31,7 +31,7 @@ class BenchmarkJob:
     protocol: ProtocolName | None = None
     """None: the task's official protocol (depth `scale-shift`, pose `sim3`)."""
     overwrite: bool = False
-    """replace metrics already in `out`."""
+    """replace metrics already in `out`; with `pipeline`, also reconstruct every sequence afresh."""
     quiet: bool = False
     """no progress bar."""
 
@@ -65,7 +65,7 @@ def run_benchmark(job: BenchmarkJob) -> BenchmarkResult:
     pred = job.pred
     if job.pipeline is not None:
         pred = job.out / "predictions"
-        predict_benchmark(dataset, job.task, job.pipeline, pred, quiet=job.quiet)
+        predict_benchmark(dataset, job.task, job.pipeline, pred, overwrite=job.overwrite, quiet=job.quiet)
     if job.task == "depth":
         result = evaluate_depth(dataset, pred, protocol, quiet=job.quiet)
     else:

@@ -39,17 +39,31 @@ def _sorted_files(folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
 
 
 def _child_folders(top: Path) -> dict[str, Path]:
-    """The visible sub-folders of `top` by name, sorted; none if `top` is not a folder."""
+    """The visible sub-folders of `top` by name, sorted; none if `top` is not a folder.
+
+    Raises:
+        InputError: `top` cannot be listed.
+    """
     if not top.is_dir():
         return {}
-    return {p.name: p for p in sorted(top.iterdir()) if p.is_dir() and not p.name.startswith(".")}
+    try:
+        return {p.name: p for p in sorted(top.iterdir()) if p.is_dir() and not p.name.startswith(".")}
+    except OSError as err:
+        raise InputError(f"{top}: cannot list the folder ({err.strerror or err})") from None
 
 
 def _bottom_folders(top: Path) -> dict[str, Path]:
-    """Folders below `top` without sub-folders, keyed by their path relative to `top` ('A/0001')."""
+    """Folders below `top` without sub-folders, keyed by their path relative to `top` ('A/0001').
+
+    Raises:
+        InputError: `top` is not a folder or cannot be listed.
+    """
     if not top.is_dir():
         raise InputError(f"{top}: folder not found; is --root the dataset's top folder?")
-    folders = [p for p in top.rglob("*") if p.is_dir() and not any(c.is_dir() for c in p.iterdir())]
+    try:
+        folders = [p for p in top.rglob("*") if p.is_dir() and not any(c.is_dir() for c in p.iterdir())]
+    except OSError as err:
+        raise InputError(f"{top}: cannot list the folder ({err.strerror or err})") from None
     return {p.relative_to(top).as_posix(): p for p in sorted(folders)}
 
 
@@ -58,7 +72,7 @@ class EvalDataset:
 
     Subclasses name their layout through the class attributes and four small hooks:
     `_sequence_folders`, `_images`, `_depth_files` and `_read_depth`, plus `_poses` for
-    pose benchmarks.
+    pose benchmarks and `_cameras` where every frame's camera is stored (the temporal alignment error).
 
     Args:
         root: the dataset's top folder.
@@ -68,7 +82,10 @@ class EvalDataset:
     tasks: ClassVar[tuple[Task, ...]] = ("depth",)
     """what the dataset has ground truth for."""
     official_sequences: ClassVar[tuple[str, ...] | None] = None
-    """the fixed official list, every one required; None: every folder found, as the official scripts do."""
+    """the official list: those absent are reported (`missing_sequences`), not required; None: no list."""
+    listed_only: ClassVar[bool] = False
+    """evaluate only the official list's sequences present (Bonn: its folder holds more); False:
+    every sequence folder present, as the official scripts list them (`os.listdir`)."""
     depth_max: ClassVar[float] = DEPTH_MAX
     """upper bound of valid ground-truth depth and the clip of aligned depth (official 70)."""
     depth_frames: ClassVar[int | None] = 110
@@ -83,17 +100,20 @@ class EvalDataset:
             raise InputError(f"--root {self.root}: folder not found")
 
     def sequences(self) -> list[str]:
-        """Sequence names in evaluation order; InputError naming a missing official sequence."""
+        """The sequences present, in evaluation order (official scripts: those found on disk).
+
+        Raises:
+            InputError: no sequence is present.
+        """
         found = self._folders
-        if self.official_sequences is None:
-            if not found:
-                raise InputError(f"{self.root}: no {self.name} sequences found")
-            return list(found)
-        missing = [s for s in self.official_sequences if s not in found]
-        if missing:
-            raise InputError(f"{self.root}: official {self.name} sequence {missing[0]} is missing "
-                             f"({len(missing)} of {len(self.official_sequences)} missing)")
-        return list(self.official_sequences)
+        names = [s for s in self.official_sequences if s in found] if self.listed_only else list(found)
+        if not names:
+            raise InputError(f"{self.root}: no {self.name} sequences found; is --root the dataset's top folder?")
+        return names
+
+    def missing_sequences(self) -> list[str]:
+        """The official sequences absent from `root`, in official order; none without an official list."""
+        return [s for s in self.official_sequences or () if s not in self._folders]
 
     def image_paths(self, sequence: str, task: Task) -> list[Path]:
         """The evaluated frames of `sequence` for `task`, in order."""
@@ -132,6 +152,25 @@ class EvalDataset:
             raise InputError(f"{folder}: {count} evaluated images but only {len(c2w)} ground-truth poses")
         return c2w[:count]
 
+    def depth_cameras(self, sequence: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """Ground-truth cameras of the depth-evaluated frames, where the dataset stores each frame's.
+
+        Returns:
+            (c2w (N, 4, 4) float64, intrinsics (N, 3, 3) float64 pixels), or None when the dataset
+            has no per-frame cameras (Bonn and TUM: trajectories paired by row, no intrinsics).
+
+        Raises:
+            InputError: fewer cameras than evaluated frames.
+        """
+        folder = self.folder(sequence)
+        cameras = self._cameras(folder)
+        if cameras is None:
+            return None
+        count = len(self.image_paths(sequence, "depth"))
+        if len(cameras[0]) < count:
+            raise InputError(f"{folder}: {count} evaluated images but only {len(cameras[0])} ground-truth cameras")
+        return cameras[0][:count], cameras[1][:count]
+
     @cached_property
     def _folders(self) -> dict[str, Path]:
         return self._sequence_folders()
@@ -162,11 +201,16 @@ class EvalDataset:
         """(M, 4, 4) camera-to-world of every ground-truth row of a sequence."""
         raise NotImplementedError
 
+    def _cameras(self, folder: Path) -> tuple[np.ndarray, np.ndarray] | None:
+        """(M, 4, 4) camera-to-world and (M, 3, 3) intrinsics of every frame, or None if not stored."""
+        return None
+
 
 class SintelDataset(EvalDataset):
     """MPI Sintel, clean pass; root = `data/sintel` (`training/clean`, `training/depth`, `training/camdata_left`).
 
-    All 23 training sequences, all frames (< 110) for depth and pose; GT 1024x436.
+    Every sequence folder of `training/clean` (officially the 23 training sequences), all frames
+    (< 110) for depth and pose; GT 1024x436.
     """
 
     name = "sintel"
@@ -187,8 +231,12 @@ class SintelDataset(EvalDataset):
 
     def _poses(self, folder: Path) -> np.ndarray:
         """Positions are not centred as `pose_test.py` does: the Sim(3) alignment absorbs the shift."""
-        cams = _sorted_files(self.root / "training" / "camdata_left" / folder.name, (".cam",))
-        return np.stack([read_sintel_cam(path) for path in cams])
+        return self._cameras(folder)[0]
+
+    def _cameras(self, folder: Path) -> tuple[np.ndarray, np.ndarray]:
+        cams = [read_sintel_cam(path) for path in
+                _sorted_files(self.root / "training" / "camdata_left" / folder.name, (".cam",))]
+        return np.stack([c2w for c2w, _ in cams]), np.stack([k for _, k in cams])
 
 
 class BonnDataset(EvalDataset):
@@ -201,6 +249,7 @@ class BonnDataset(EvalDataset):
     name = "bonn"
     tasks = ("depth", "pose")
     official_sequences = BONN_SEQUENCES
+    listed_only = True
     pose_frames = 30
     prepared = "110"
     units_per_metre = 5000.0
@@ -230,6 +279,7 @@ class TumDataset(BonnDataset):
 
     name = "tum"
     official_sequences = None
+    listed_only = False
     prepared = "50"
 
     def _sequence_folders(self) -> dict[str, Path]:
@@ -322,6 +372,10 @@ class SyntheticDataset(EvalDataset):
 
     def _poses(self, folder: Path) -> np.ndarray:
         return read_npz(folder / "cameras.npz", ("cam2world",))["cam2world"].astype(np.float64)
+
+    def _cameras(self, folder: Path) -> tuple[np.ndarray, np.ndarray]:
+        cameras = read_npz(folder / "cameras.npz", ("cam2world", "intrinsics"))
+        return cameras["cam2world"].astype(np.float64), cameras["intrinsics"].astype(np.float64)
 
 
 DATASETS: dict[str, type[EvalDataset]] = {cls.name: cls for cls in (

@@ -44,19 +44,23 @@ def read_dpt(path: Path) -> np.ndarray:
     return np.frombuffer(data, "<f4", count=width * height, offset=12).reshape(height, width).copy()
 
 
-def read_sintel_cam(path: Path) -> np.ndarray:
+def read_sintel_cam(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """Sintel camera: float32 tag, 3x3 intrinsics and 3x4 world-to-camera extrinsics (float64).
 
     Returns:
-        (4, 4) float64 camera-to-world (the inverse of the extrinsics, as `pose_test.py` does).
+        c2w: (4, 4) float64 camera-to-world (the inverse of the extrinsics, as `pose_test.py` does).
+        intrinsics: (3, 3) float64 K in pixels of the 1024x436 frame.
     """
     data = _read_bytes(path, "Sintel camera")
     _check_tag(path, data, 4 + 8 * 21, "camera (.cam)")
+    intrinsics = np.frombuffer(data, "<f8", count=9, offset=4).reshape(3, 3).copy()
     w2c = np.eye(4)
     w2c[:3] = np.frombuffer(data, "<f8", count=12, offset=4 + 8 * 9).reshape(3, 4)
     if not np.isfinite(w2c).all() or abs(np.linalg.det(w2c[:3, :3])) < 1e-6:
         raise InputError(f"{path}: the extrinsics are not a finite rigid transform")
-    return np.linalg.inv(w2c)
+    if not np.isfinite(intrinsics).all() or intrinsics[0, 0] <= 0 or intrinsics[1, 1] <= 0:
+        raise InputError(f"{path}: the intrinsics are not a finite pinhole K with positive focals")
+    return np.linalg.inv(w2c), intrinsics
 
 
 def read_png_depth(path: Path, units_per_metre: float) -> np.ndarray:

@@ -22,7 +22,12 @@ from align3r.geometry import nearest_rotation, rotation_angle, similarity_matrix
 GT_MIN = 1e-3
 PRED_MIN = 1e-5
 DEPTH_MAX = 70.0
-DepthAlign = Literal["lad", "lstsq"]
+DepthAlign = Literal["lad", "lstsq", "scale"]
+"""A sequence's alignment: LAD or least-squares scale and shift (official), or the L1 scale alone
+(Weiszfeld, MonST3R / CUT3R `align_with_scale`)."""
+SCALE_MIN = 1e-3
+WEISZFELD_ITERATIONS = 10
+WEISZFELD_EPS = 1e-8
 OFFICIAL_DEPTH_KEYS = {"abs_rel": "Abs Rel", "sq_rel": "Sq Rel", "rmse": "RMSE", "log_rmse": "Log RMSE",
                        "delta1": "δ < 1.25", "delta2": "δ < 1.25^2", "delta3": "δ < 1.25^3",
                        "valid_pixels": "valid_pixels"}
@@ -56,6 +61,18 @@ class DepthMetrics:
     def as_official_dict(self) -> dict[str, float]:
         """The dict `depth_test.py` prints, with its key names (no scale and shift)."""
         return {name: getattr(self, field) for field, name in OFFICIAL_DEPTH_KEYS.items()}
+
+
+@dataclass(frozen=True, eq=False)
+class SequenceAlignment:
+    """The one alignment of a sequence's prediction onto its ground truth (docs/evaluation.md §1.4)."""
+
+    valid: np.ndarray
+    """(N, H, W) bool pixels with GT_MIN < gt < depth_max: where the alignment was fitted and is scored."""
+    scale: float
+    """fitted scale s of a = clip(s p + t, 1e-5, depth_max)."""
+    shift: float
+    """fitted shift t (0 for the scale-only alignment)."""
 
 
 @dataclass(frozen=True)
@@ -99,13 +116,13 @@ def fit_scale_shift(pred: np.ndarray, gt: np.ndarray, *, align: DepthAlign = "la
     Args:
         pred: (P,) float32 predicted depths at valid pixels.
         gt: (P,) float32 ground-truth depths at the same pixels.
-        align: "lad" (official default) or "lstsq".
+        align: "lad" (official default) or "lstsq" (`fit_sequence_alignment` adds "scale").
 
     Returns:
         (scale, shift).
 
     Raises:
-        ValueError: unknown `align`.
+        ValueError: `align` is neither "lad" nor "lstsq".
     """
     if align not in ("lad", "lstsq"):
         raise ValueError(f"align: expected 'lad' or 'lstsq', got {align!r}")
@@ -128,32 +145,72 @@ def align_depth(pred: torch.Tensor, scale: float, shift: float, *, depth_max: fl
     return torch.clamp(pred * scale + shift, min=PRED_MIN, max=depth_max)
 
 
-def video_depth_metrics(pred: np.ndarray, gt: np.ndarray, *, align: DepthAlign = "lad",
-                        depth_max: float = DEPTH_MAX) -> DepthMetrics:
-    """Official metrics of one sequence (docs/evaluation.md §1.4).
+def fit_scale_weiszfeld(pred: np.ndarray, gt: np.ndarray) -> float:
+    """The L1 scale s minimising sum |s p - g|, as `align_with_scale` computes it (in float64).
+
+    10 Weiszfeld iterations from mean(g) / mean(p), clamped to >= 1e-3.
+
+    Args:
+        pred: (P,) predicted depths at valid pixels.
+        gt: (P,) ground-truth depths at the same pixels.
+    """
+    p, g = pred.astype(np.float64), gt.astype(np.float64)
+    scale = g.mean() / p.mean()
+    for _ in range(WEISZFELD_ITERATIONS):
+        weights = 1.0 / (np.abs(scale * p - g) + WEISZFELD_EPS)
+        scale = np.sum(weights * p * g) / np.sum(weights * p * p)
+    return float(max(scale, SCALE_MIN))
+
+
+def fit_sequence_alignment(pred: np.ndarray, gt: np.ndarray, *, align: DepthAlign = "lad",
+                           depth_max: float = DEPTH_MAX) -> SequenceAlignment:
+    """The valid pixels of a sequence and the one scale (and shift) fitted on all of them pooled.
+
+    Serves the depth metrics (`aligned_depth_metrics`, the scale-only protocol) and the temporal
+    alignment error (`eval.temporal.aligned_temporal_alignment_error`), so they score the same pixels
+    of the same aligned depth.
 
     Args:
         pred: (N, H, W) predicted depth, any positive scale, at the ground truth's resolution.
         gt: (N, H, W) ground-truth depth; invalid pixels <= 1e-3, >= depth_max or NaN.
-        align: "lad" (official default) or "lstsq".
-        depth_max: upper validity bound and clip value (official 70).
+        align: "lad" (official default), "lstsq" or "scale" (Weiszfeld L1 scale, shift 0).
+        depth_max: upper validity bound (official 70).
 
     Returns:
-        DepthMetrics of the pooled valid pixels.
+        SequenceAlignment: the valid mask, scale and shift.
 
     Raises:
-        ValueError: shapes differ or no pixel is valid.
+        ValueError: shapes differ, no pixel is valid, or `align` is unknown.
     """
+    if align not in ("lad", "lstsq", "scale"):
+        raise ValueError(f"align: expected 'lad', 'lstsq' or 'scale', got {align!r}")
     if pred.shape != gt.shape:
         raise ValueError(f"pred: expected the ground truth's shape {gt.shape}, got {pred.shape}")
     valid = depth_valid_mask(gt, depth_max=depth_max)
     if not valid.any():
         raise ValueError(f"gt: no pixel with {GT_MIN} < depth < {depth_max}")
-    pred_valid = pred[valid].astype(np.float32)
-    gt_valid = gt[valid].astype(np.float32)
-    scale, shift = fit_scale_shift(pred_valid, gt_valid, align=align)
-    a = align_depth(torch.from_numpy(pred_valid), scale, shift, depth_max=depth_max)
-    g = torch.from_numpy(gt_valid)
+    pred_valid, gt_valid = pred[valid].astype(np.float32), gt[valid].astype(np.float32)
+    if align == "scale":
+        return SequenceAlignment(valid, fit_scale_weiszfeld(pred_valid, gt_valid), 0.0)
+    return SequenceAlignment(valid, *fit_scale_shift(pred_valid, gt_valid, align=align))
+
+
+def aligned_depth_metrics(pred: np.ndarray, gt: np.ndarray, alignment: SequenceAlignment, *,
+                          depth_max: float = DEPTH_MAX) -> DepthMetrics:
+    """Official metrics of one sequence under a given alignment (docs/evaluation.md §1.4), in float32.
+
+    Args:
+        pred: (N, H, W) predicted depth at the ground truth's resolution.
+        gt: (N, H, W) ground-truth depth.
+        alignment: the sequence's valid pixels, scale and shift (`fit_sequence_alignment`).
+        depth_max: clip value of the aligned depth (official 70).
+
+    Returns:
+        DepthMetrics of the pooled valid pixels.
+    """
+    a = align_depth(torch.from_numpy(pred[alignment.valid].astype(np.float32)), alignment.scale, alignment.shift,
+                    depth_max=depth_max)
+    g = torch.from_numpy(gt[alignment.valid].astype(np.float32))
     ratio = torch.maximum(a / g, g / a)
     return DepthMetrics(
         abs_rel=torch.mean(torch.abs(a - g) / g).item(),
@@ -163,7 +220,27 @@ def video_depth_metrics(pred: np.ndarray, gt: np.ndarray, *, align: DepthAlign =
         delta1=torch.mean((ratio < 1.25).float()).item(),
         delta2=torch.mean((ratio < 1.25 ** 2).float()).item(),
         delta3=torch.mean((ratio < 1.25 ** 3).float()).item(),
-        valid_pixels=int(valid.sum()), scale=scale, shift=shift)
+        valid_pixels=int(alignment.valid.sum()), scale=alignment.scale, shift=alignment.shift)
+
+
+def video_depth_metrics(pred: np.ndarray, gt: np.ndarray, *, align: DepthAlign = "lad",
+                        depth_max: float = DEPTH_MAX) -> DepthMetrics:
+    """Official metrics of one sequence (docs/evaluation.md §1.4): fit the alignment, then score it.
+
+    Args:
+        pred: (N, H, W) predicted depth, any positive scale, at the ground truth's resolution.
+        gt: (N, H, W) ground-truth depth; invalid pixels <= 1e-3, >= depth_max or NaN.
+        align: "lad" (official default), "lstsq" or "scale".
+        depth_max: upper validity bound and clip value (official 70).
+
+    Returns:
+        DepthMetrics of the pooled valid pixels.
+
+    Raises:
+        ValueError: shapes differ, no pixel is valid, or `align` is unknown.
+    """
+    alignment = fit_sequence_alignment(pred, gt, align=align, depth_max=depth_max)
+    return aligned_depth_metrics(pred, gt, alignment, depth_max=depth_max)
 
 
 def per_frame_depth_metrics(pred: np.ndarray, gt: np.ndarray, scale: float, shift: float, *,

@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from align3r.eval.metrics import DEPTH_MAX, DepthAlign, align_depth, depth_valid_mask, fit_scale_shift
+from align3r.eval.metrics import DEPTH_MAX, SequenceAlignment, align_depth
 from align3r.geometry import invert_pose, project_points, transform_points, unproject_depth
 
 logger = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ def temporal_alignment_error(depths: np.ndarray, poses_c2w: np.ndarray, intrinsi
     """TAE of a depth video under known cameras (module docstring: definition and sources).
 
     The depths are compared as given: align them to the ground truth first (the official protocol
-    does; `aligned_temporal_alignment_error` does both). Computed in float64.
+    does; `aligned_temporal_alignment_error` applies the depth metrics' alignment). Computed in float64.
 
     Args:
         depths: (N, H, W) z-depth of N >= 2 consecutive frames.
@@ -134,36 +134,31 @@ def temporal_alignment_error(depths: np.ndarray, poses_c2w: np.ndarray, intrinsi
                                   pixels=pixels)
 
 
-def aligned_temporal_alignment_error(pred: np.ndarray, gt: np.ndarray, poses_c2w: np.ndarray,
-                                     intrinsics: np.ndarray, *, align: DepthAlign = "lad",
+def aligned_temporal_alignment_error(pred: np.ndarray, poses_c2w: np.ndarray, intrinsics: np.ndarray,
+                                     alignment: SequenceAlignment, *,
                                      depth_max: float = DEPTH_MAX) -> TemporalAlignmentError:
-    """TAE after the depth metrics' video-level alignment of the prediction to the ground truth.
+    """TAE of a prediction after the depth metrics' alignment of its sequence to the ground truth.
 
-    As `video_depth_metrics`: one scale and shift for the sequence (`fit_scale_shift`, LAD or least
-    squares) on the pixels 1e-3 < gt < depth_max, the aligned depth clipped to [1e-5, depth_max];
-    then TAE with those pixels as `valid`. (Video Depth Anything aligns its affine-invariant
-    disparity to the ground-truth disparity by least squares instead; our predictions are depths.)
+    `alignment` is the depth metrics' own (`fit_sequence_alignment`: one scale and shift for the
+    sequence on the pixels 1e-3 < gt < depth_max); the aligned depth is clipped to
+    [1e-5, depth_max] and those valid pixels take part. (Video Depth Anything aligns its
+    affine-invariant disparity to the ground-truth disparity by least squares instead; our
+    predictions are depths.)
 
     Args:
         pred: (N, H, W) predicted depth, any positive scale, at the ground truth's resolution.
-        gt: (N, H, W) ground-truth depth; invalid pixels <= 1e-3, >= depth_max or NaN.
         poses_c2w: (N, 4, 4) ground-truth camera-to-world poses (OpenCV camera).
         intrinsics: (N, 3, 3) ground-truth pinhole K in pixels.
-        align: "lad" (the depth metrics' default) or "lstsq".
-        depth_max: validity bound and clip value.
+        alignment: valid (N, H, W), scale and shift of the sequence.
+        depth_max: clip value of the aligned depth.
 
     Returns:
-        TemporalAlignmentError with the fitted scale and shift.
+        TemporalAlignmentError with the alignment's scale and shift.
 
     Raises:
-        ValueError: shapes differ or no pixel is valid.
+        ValueError: wrong shapes or fewer than 2 frames.
     """
-    if pred.shape != gt.shape:
-        raise ValueError(f"pred: expected the ground truth's shape {gt.shape}, got {pred.shape}")
-    valid = depth_valid_mask(gt, depth_max=depth_max)
-    if not valid.any():
-        raise ValueError(f"gt: no pixel with valid depth below {depth_max}")
-    scale, shift = fit_scale_shift(pred[valid].astype(np.float32), gt[valid].astype(np.float32), align=align)
-    aligned = align_depth(torch.from_numpy(np.asarray(pred, dtype=np.float64)), scale, shift, depth_max=depth_max)
-    result = temporal_alignment_error(aligned.numpy(), poses_c2w, intrinsics, valid=valid)
-    return replace(result, scale=scale, shift=shift)
+    aligned = align_depth(torch.from_numpy(np.asarray(pred, dtype=np.float64)), alignment.scale, alignment.shift,
+                          depth_max=depth_max)
+    result = temporal_alignment_error(aligned.numpy(), poses_c2w, intrinsics, valid=alignment.valid)
+    return replace(result, scale=alignment.scale, shift=alignment.shift)

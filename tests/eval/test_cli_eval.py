@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from functools import lru_cache
 from pathlib import Path
 
 import cv2
@@ -10,12 +11,17 @@ import pytest
 import torch
 
 from align3r.cli import main
-from align3r.data.synthetic import SyntheticSequence, write_sequence
+from align3r.data.synthetic import SynthConfig, SyntheticSequence, generate_sequence, write_sequence
 from align3r.eval.datasets import DATASETS
-from align3r.eval.metrics import average_depth_metrics, depth_valid_mask, pose_metrics, video_depth_metrics
+from align3r.eval.metrics import (average_depth_metrics, depth_valid_mask, fit_scale_weiszfeld,
+                                  fit_sequence_alignment, pose_metrics, video_depth_metrics)
 from align3r.eval.predictions import resize_depth
-from align3r.eval.protocol import PROTOCOLS, fit_scale_weiszfeld
+from align3r.eval.protocol import PROTOCOLS
+from align3r.eval.temporal import aligned_temporal_alignment_error
 from align3r.geometry import similarity_matrix
+from align3r.infer.preprocess import frame_transform
+from align3r.io.results import save_reconstruction
+from align3r.reconstruction import Reconstruction
 from helpers.depth_goldens import approx_golden
 from helpers.eval_layouts import official_sequences, tiny_sequence, write_benchmark, write_predictions
 
@@ -279,3 +285,143 @@ def test_existing_results_need_overwrite(tmp_path, capsys):
     assert "--overwrite" in capsys.readouterr().err
     assert (tmp_path / "out" / "metrics.json").read_bytes() == before
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["metrics.json", "metrics.md"]
+
+
+def test_a_dataset_folder_with_some_official_sequences_is_evaluated_and_marked_incomplete(tmp_path, capsys):
+    present = ["market_5", "alley_2"]
+    gt = write_benchmark("sintel", tmp_path / "data", {n: tiny_sequence(i, frames=3) for i, n in enumerate(present)})
+    write_predictions(tmp_path / "pred", {n: 2.0 * np.where(g > 0, g, 1.0) + 0.5 for n, g in gt.items()})
+    metrics = evaluate("depth", "sintel", tmp_path)
+    assert list(metrics["sequences"]) == ["alley_2", "market_5"]
+    for name, g in gt.items():
+        expected = video_depth_metrics(2.0 * np.where(g > 0, g, 1.0) + 0.5, g)
+        assert metrics["sequences"][name]["Abs Rel"] == expected.abs_rel
+        assert metrics["sequences"][name]["valid_pixels"] == expected.valid_pixels
+    assert metrics["complete"] is False and len(metrics["missing"]) == 21
+    assert metrics["missing"][:2] == ["alley_1", "ambush_2"] and not set(present) & set(metrics["missing"])
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1] == "incomplete: " + "21 official sintel sequence(s) missing from the dataset folder: " + ", ".join(
+        metrics["missing"])
+    assert (tmp_path / "out" / "metrics.md").read_text().splitlines()[2].startswith("Incomplete: 21 official sintel")
+    _, sequences = benchmark("bonn", tmp_path / "full")
+    write_predictions(tmp_path / "full" / "pred", {n: s.depths for n, s in sequences.items()})
+    metrics = evaluate("depth", "bonn", tmp_path / "full")
+    assert metrics["complete"] is True and metrics["missing"] == []
+
+
+def test_an_empty_dataset_folder_is_one_error(tmp_path, capsys):
+    (tmp_path / "data" / "training" / "clean").mkdir(parents=True)
+    (tmp_path / "pred").mkdir()
+    assert run_eval("depth", "--dataset", "sintel", "--root", str(tmp_path / "data"), "--pred",
+                    str(tmp_path / "pred"), "--out", str(tmp_path / "out")) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no sintel sequences found" in err
+    assert not (tmp_path / "out").exists()
+
+
+SQUARE = 64
+"""Square frames: the official geometry crops 64x64 to 48x64 (`frame_transform`: 4:3), a quarter of the rows."""
+
+
+@lru_cache(maxsize=2)
+def square_sequence(seed: int) -> SyntheticSequence:
+    return generate_sequence(SynthConfig(frames=3, width=SQUARE, height=SQUARE, seed=seed, setting="indoor",
+                                         priors=()))
+
+
+def write_our_output(folder: Path, depths: np.ndarray, meta: dict) -> None:
+    """Our output layout holding `depths` (N, H, W) on the network grid, with `meta` in reconstruction.json."""
+    n, height, width = depths.shape
+    save_reconstruction(Reconstruction(images=np.zeros((n, height, width, 3), np.uint8), depths=depths,
+                                       conf=np.ones(depths.shape, np.float32), poses_c2w=np.tile(np.eye(4), (n, 1, 1)),
+                                       intrinsics=np.tile(np.eye(3), (n, 1, 1)),
+                                       dynamic_masks=np.zeros(depths.shape, bool), names=[str(i) for i in range(n)],
+                                       meta=meta), folder)
+
+
+def crop_benchmark(tmp_path: Path) -> tuple[np.ndarray, dict, tuple[int, int, int, int]]:
+    """A one-sequence synthetic set of square frames: its ground truth, our run's meta and the crop box."""
+    gt = write_benchmark("synthetic", tmp_path / "data", {"seq_0": square_sequence(0)})["seq_0"]
+    transform = frame_transform(SQUARE, SQUARE, size=SQUARE, crop=True)
+    assert transform.output_size == (48, 64) and transform.crop_box == (8, 0, 48, 64)
+    return gt, {"input_size": [SQUARE, SQUARE], "config": {"size": SQUARE, "crop": True}}, transform.crop_box
+
+
+def test_our_output_folder_is_scored_on_its_crop(tmp_path):
+    gt, meta, (top, left, height, width) = crop_benchmark(tmp_path)
+    rng = np.random.default_rng(3)
+    gt_crop = gt[:, top:top + height, left:left + width]
+    depth = (0.3 * np.where(gt_crop > 0, gt_crop, 1.0) * rng.uniform(0.9, 1.1, gt_crop.shape)).astype(np.float32)
+    write_our_output(tmp_path / "pred" / "seq_0", depth, meta)
+    metrics = evaluate("depth", "synthetic", tmp_path)["sequences"]["seq_0"]
+    expected = video_depth_metrics(depth, gt_crop)
+    for key, value in expected.as_official_dict().items():
+        assert metrics[key] == value, key
+    assert metrics["valid_pixels"] == expected.valid_pixels < depth_valid_mask(gt).sum()
+    gt_outside = np.full(gt.shape, np.nan, np.float32)
+    gt_outside[:, top:top + height] = gt_crop  # the crop's pixels only, on the frame's grid
+    padded = np.pad(depth, ((0, 0), (top, SQUARE - top - height), (0, 0)), mode="edge")
+    cameras = DATASETS["synthetic"](tmp_path / "data").depth_cameras("seq_0")
+    tae = aligned_temporal_alignment_error(padded, *cameras, fit_sequence_alignment(padded, gt_outside))
+    assert metrics["TAE"] == tae.tae and tae.pixels.sum() > 0
+    full = (0.3 * np.where(gt > 0, gt, 1.0) * rng.uniform(0.9, 1.1, gt.shape)).astype(np.float32)
+    write_our_output(tmp_path / "pred" / "seq_0" / "full_res", full, meta | {"full_res": {}})
+    metrics = evaluate("depth", "synthetic", tmp_path, "--overwrite")["sequences"]["seq_0"]
+    assert metrics["Abs Rel"] == video_depth_metrics(full, gt).abs_rel  # every pixel, the border included
+    assert metrics["valid_pixels"] == depth_valid_mask(gt).sum()
+
+
+def test_prior_and_aligned_prior_rows_side_by_side(tmp_path):
+    gt, meta, (top, left, height, width) = crop_benchmark(tmp_path)
+    gt_crop = gt[:, top:top + height, left:left + width]
+    positive = np.where(gt > 0, gt, 1.0)
+    flicker = np.array([0.8, 1.0, 1.3], np.float32)[:, None, None]
+    rows = {"prediction": 2.0 * positive[:, top:top + height], "prior": flicker * positive,
+            "aligned_prior": 2.0 * positive[:, top:top + height] + 0.1}
+    folder = tmp_path / "pred" / "seq_0"
+    write_our_output(folder, rows["prediction"].astype(np.float32), meta)
+    for name in ("prior", "aligned_prior"):
+        write_predictions(folder, {name: rows[name]})
+    full_size = (3 * positive).astype(np.float32)
+    write_our_output(folder / "aligned_prior" / "full_res", full_size, meta | {"full_res": {}})  # not read: the
+    result = evaluate("depth", "synthetic", tmp_path)  # align3r row has no full_res/, so neither has any row
+    assert list(result["rows"]) == ["prior", "aligned_prior"]
+    scored = {"prediction": result["sequences"]["seq_0"]}
+    scored |= {name: row["sequences"]["seq_0"] for name, row in result["rows"].items()}
+    truth = {"prediction": gt_crop, "prior": gt, "aligned_prior": gt_crop}  # the prior is at the frames' size
+    for name, values in scored.items():
+        assert values["Abs Rel"] == video_depth_metrics(rows[name].astype(np.float32), truth[name]).abs_rel, name
+    assert scored["prediction"]["Abs Rel"] < 1e-6 and scored["prior"]["Abs Rel"] > 0.05
+    assert scored["prior"]["TAE"] > 5 * scored["prediction"]["TAE"]  # per-frame flicker is what TAE sees
+    table = (tmp_path / "out" / "metrics.md").read_text().splitlines()
+    assert table[2].startswith("| sequence | depth | Abs Rel |") and table[2].endswith("| valid_pixels | TAE |")
+    assert [row.split(" | ")[1] for row in table[4:]] == ["prior alone", "align3r", "aligned prior"] * 2
+    assert table[-1].startswith("| average (valid-pixel weighted; TAE: mean over sequences) | aligned prior |")
+    write_our_output(folder / "full_res", full_size, meta | {"full_res": {}})
+    result = evaluate("depth", "synthetic", tmp_path, "--overwrite")  # every row at the frames' size now
+    aligned = result["rows"]["aligned_prior"]["sequences"]["seq_0"]
+    assert aligned["valid_pixels"] == depth_valid_mask(gt).sum()
+    assert aligned["Abs Rel"] == video_depth_metrics(full_size, gt).abs_rel
+
+
+@pytest.mark.parametrize("case, message", [
+    ("no_input_size", "cannot map the depth onto the evaluated frames"),
+    ("other_grid", "is not the (48, 64) grid"),
+    ("wrong_map", "is neither on the network grid (48, 64) nor at the frames' size (64, 64)"),
+])
+def test_an_output_folder_whose_geometry_cannot_be_mapped_is_refused(case, message, tmp_path, capsys):
+    _, meta, _ = crop_benchmark(tmp_path)
+    folder = tmp_path / "pred" / "seq_0"
+    depth = np.ones((3, 48, 64), np.float32)
+    if case == "no_input_size":
+        meta = {"config": meta["config"]}
+    elif case == "other_grid":
+        depth = np.ones((3, 32, 64), np.float32)
+    write_our_output(folder, depth, meta)
+    if case == "wrong_map":
+        np.save(folder / "frame_0001.npy", np.ones((32, 32), np.float32))
+    assert run_eval("depth", "--dataset", "synthetic", "--root", str(tmp_path / "data"), "--pred",
+                    str(tmp_path / "pred"), "--out", str(tmp_path / "out")) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+    assert not (tmp_path / "out").exists()

@@ -70,10 +70,44 @@ def test_flyingthings_takes_every_twentieth_folder(tmp_path):
     assert DATASETS["flyingthings3d"](tmp_path).sequences() == ["A/0000", "A/0020"]
 
 
-def test_missing_official_sequence_is_named(tmp_path):
-    write_benchmark("sintel", tmp_path, {n: tiny_sequence(0) for n in SINTEL_SEQUENCES if n != "market_5"})
-    with pytest.raises(InputError, match="market_5 is missing"):
+def test_present_sequences_are_evaluated_and_missing_official_ones_named(tmp_path):
+    write_benchmark("sintel", tmp_path / "sintel", {n: tiny_sequence(0) for n in ("market_5", "alley_2", "extra")})
+    sintel = DATASETS["sintel"](tmp_path / "sintel")
+    assert sintel.sequences() == ["alley_2", "extra", "market_5"]  # every folder, as os.listdir finds them
+    assert sintel.missing_sequences() == [s for s in SINTEL_SEQUENCES if s not in ("market_5", "alley_2")]
+    bonn_names = ["rgbd_bonn_crowd3", "rgbd_bonn_balloon2", "rgbd_bonn_moving_obstructing_box"]
+    write_benchmark("bonn", tmp_path / "bonn", {n: tiny_sequence(0) for n in bonn_names})
+    bonn = DATASETS["bonn"](tmp_path / "bonn")
+    assert bonn.sequences() == ["rgbd_bonn_balloon2", "rgbd_bonn_crowd3"]  # the official five only, official order
+    assert bonn.missing_sequences() == ["rgbd_bonn_crowd2", "rgbd_bonn_person_tracking2", "rgbd_bonn_synchronous"]
+    write_benchmark("tum", tmp_path / "tum", {"seq_0": tiny_sequence(0)})
+    assert DATASETS["tum"](tmp_path / "tum").missing_sequences() == []
+
+
+def test_empty_or_unreadable_dataset_folder_is_one_error(tmp_path, monkeypatch):
+    (tmp_path / "training" / "clean").mkdir(parents=True)
+    with pytest.raises(InputError, match="no sintel sequences found"):
         DATASETS["sintel"](tmp_path).sequences()
+
+    def unreadable(self):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(type(tmp_path), "iterdir", unreadable)
+    with pytest.raises(InputError, match="cannot list the folder \\(Permission denied\\)"):
+        DATASETS["sintel"](tmp_path).sequences()
+
+
+def test_depth_cameras_where_every_frame_has_one(tmp_path):
+    sequence = tiny_sequence(2)
+    for name in ("sintel", "synthetic", "bonn"):
+        write_benchmark(name, tmp_path / name, {official_sequences(name, 1)[0]: sequence})
+        dataset = DATASETS[name](tmp_path / name)
+        cameras = dataset.depth_cameras(dataset.sequences()[0])
+        if name == "bonn":  # a trajectory paired by row and no intrinsics
+            assert cameras is None
+            continue
+        np.testing.assert_allclose(cameras[0], sequence.poses_c2w, atol=1e-9)
+        np.testing.assert_array_equal(cameras[1], sequence.intrinsics)
 
 
 def test_fewer_depth_maps_than_images_is_an_error(tmp_path):

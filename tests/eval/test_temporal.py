@@ -5,6 +5,7 @@ import logging
 import numpy as np
 import pytest
 
+from align3r.eval.metrics import fit_sequence_alignment
 from align3r.eval.temporal import aligned_temporal_alignment_error, temporal_alignment_error
 
 H, W, FOCAL = 32, 40, 50.0
@@ -133,11 +134,13 @@ def test_rigid_change_of_world_frame_leaves_tae_unchanged() -> None:
 def test_aligned_tae_aligns_the_video_first() -> None:
     gt, poses = _plane_video()
     pred = 2.5 * gt + 0.3
-    result = aligned_temporal_alignment_error(pred, gt, poses, _intrinsics(4), align="lstsq")
+    lstsq = fit_sequence_alignment(pred, gt, align="lstsq")
+    result = aligned_temporal_alignment_error(pred, poses, _intrinsics(4), lstsq)
     assert result.scale == pytest.approx(0.4, rel=1e-5)
     assert result.shift == pytest.approx(-0.12, abs=1e-5)
     assert result.tae < 1e-5
-    assert aligned_temporal_alignment_error(pred, gt, poses, _intrinsics(4)).tae < 1e-3  # LAD (BFGS)
+    lad = fit_sequence_alignment(pred, gt)  # LAD (BFGS)
+    assert aligned_temporal_alignment_error(pred, poses, _intrinsics(4), lad).tae < 1e-3
 
 
 def test_errors_name_the_argument() -> None:
@@ -151,4 +154,6 @@ def test_errors_name_the_argument() -> None:
     with pytest.raises(ValueError, match="depths"):
         temporal_alignment_error(depths[:1], poses[:1], _intrinsics(1))
     with pytest.raises(ValueError, match="pred"):
-        aligned_temporal_alignment_error(depths[:, :-1], depths, poses, _intrinsics(2))
+        fit_sequence_alignment(depths[:, :-1], depths)
+    with pytest.raises(ValueError, match="valid"):
+        aligned_temporal_alignment_error(depths[:, :-1], poses, _intrinsics(2), fit_sequence_alignment(depths, depths))
