@@ -143,6 +143,9 @@ def _add_run(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--full-res-model", metavar="NAME_OR_PATH",
                         help="Prompt Depth Anything for --full-res depth (default "
                              "depth-anything/prompt-depth-anything-vits-hf; bilinear when it cannot be loaded)")
+    parser.add_argument("--aligned-prior", action="store_true",
+                        help="also write the prior fitted per frame (robust scale and shift) to our depth to "
+                             "OUT/aligned_prior/ (an output folder: align3r view OUT/aligned_prior)")
     parser.add_argument("--export", nargs="+", default=[], choices=FORMATS, metavar="FORMAT",
                         help=f"then export OUT to OUT/exports/ in these formats ({', '.join(FORMATS)}), "
                              "with `align3r export`'s default options")
@@ -173,7 +176,7 @@ def _run_run(args: argparse.Namespace) -> int:
                                graph=args.graph, preset=args.preset, niter=args.niter, flow=args.flow,
                                batch_size=args.batch_size)
     selection = FrameSelection(stride=args.stride, max_frames=args.max_frames, start_time=args.start_time)
-    options = JobOptions(resume=args.resume, overwrite=args.overwrite)
+    options = JobOptions(resume=args.resume, overwrite=args.overwrite, aligned_prior=args.aligned_prior)
     if args.flow_weights is not None and args.flow != "sea-raft":
         raise InputError("--flow-weights applies to --flow sea-raft only")
     kind = {None: None, "depth": "depth_metric", "disparity": "disparity_affine"}[args.prior_kind]

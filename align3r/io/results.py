@@ -7,8 +7,9 @@ Per frame i (N frames, network resolution):
 - `dynamic_mask_%d.png`: motion mask x 255 (official).
 Per video: `pred_traj.txt` (official: `t x y z qw qx qy qz`, camera-to-world), `pred_intrinsics.txt`
 (official: 9 values of K per row, `%.6f`), `trajectory_tum.txt` (standard TUM, `qx qy qz qw`,
-read by evo), `cameras.npz` (exact float64 `poses_c2w` and `intrinsics`) and `reconstruction.json`
-(frame names, size, the file list, meta), written last: a folder without it is not a result.
+read by evo), `cameras.npz` (exact float64 `poses_c2w` and `intrinsics`), `quality.png` (the quality
+report drawn, when `meta` holds one; `io.quality_plot`) and `reconstruction.json` (frame names, size,
+the file list, meta), written last: a folder without it is not a result.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from PIL import Image
 
 from align3r.atomic import atomic_write_bytes
 from align3r.errors import InputError
+from align3r.io.quality_plot import QUALITY_PLOT, quality_png
 from align3r.io.trajectory import write_trajectory
 from align3r.reconstruction import Reconstruction
 
@@ -75,6 +77,9 @@ def save_reconstruction(rec: Reconstruction, folder: str | os.PathLike, *, overw
     try:
         _write_frames(rec, stage)
         _write_cameras(rec, stage)
+        plot = quality_png(rec)
+        if plot is not None:
+            (stage / QUALITY_PLOT).write_bytes(plot)
         files = sorted(p.name for p in stage.iterdir())
         stale = set(json.loads(old.read_text()).get("files", [])) - set(files) if old.exists() else set()
         old.unlink(missing_ok=True)  # the folder stops being a result until the new manifest lands

@@ -3,7 +3,8 @@
 The scene: the current frame's points (RGB, confidence or dynamic-mask colours), optionally all
 frames fused under a point budget, every camera frustum plus the trajectory as one line set,
 and the current camera with its image. The GUI: a timeline slider with play/pause and fps,
-point controls, and a follow-camera mode that looks through the current frame's camera.
+point controls, a follow-camera mode that looks through the current frame's camera, and the
+quality report (`quality.png` and the flagged frames) when the folder has one.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from align3r.errors import require
 from align3r.io.export.frames import ColourMode, FramePoints, frame_points, point_colours, sampled_range
 from align3r.io.export.points import camera_segments, fused_points
+from align3r.io.quality_plot import QUALITY_PLOT
 from align3r.io.results import OutputFolder
 
 logger = logging.getLogger(__name__)
@@ -29,6 +32,8 @@ FRAME_CACHE = 8
 """Frames kept decoded in memory (the timeline revisits neighbours)."""
 THUMBNAIL_SIDE = 256
 """Longest side of the image shown in the current camera's frustum."""
+FLAGGED_LISTED = 10
+"""Flagged frames listed by name in the quality panel."""
 
 
 def c2w_to_wxyz_position(c2w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -45,6 +50,22 @@ def thumbnail(image: np.ndarray, side: int = THUMBNAIL_SIDE) -> np.ndarray:
     """(H, W, 3) uint8 image shrunk (by striding) so that its longest side is at most `side`."""
     step = max(1, int(np.ceil(max(image.shape[:2]) / side)))
     return np.ascontiguousarray(image[::step, ::step])
+
+
+def quality_markdown(quality: dict[str, Any]) -> str:
+    """Markdown of a quality report's flagged frames (the first `FLAGGED_LISTED` by name) and its
+    consistency numbers, for the viewer's panel."""
+    flagged = quality.get("flagged", {})
+    lines = [f"**{len(flagged)} frame(s) flagged**"]
+    lines += [f"- {name}: {', '.join(why)}" for name, why in list(flagged.items())[:FLAGGED_LISTED]]
+    if len(flagged) > FLAGGED_LISTED:
+        lines.append(f"- ... and {len(flagged) - FLAGGED_LISTED} more (reconstruction.json)")
+    consistency = [v for v in quality.get("frame_consistency") or [] if v is not None]
+    if consistency:
+        lines.append(f"\nDepth vs neighbours: median {100 * float(np.median(consistency)):.2f} %")
+    if quality.get("prior_scale_spread") is not None:
+        lines.append(f"\nPrior scale spread: {100 * quality['prior_scale_spread']:.1f} %")
+    return "\n".join(lines)
 
 
 def frustum_scale(depth: float, fov: float, aspect: float) -> float:
@@ -134,6 +155,12 @@ class Viewer:
         with gui.add_folder("Cameras"):
             self.show_cameras = gui.add_checkbox("Show cameras", initial_value=True)
             self.follow = gui.add_checkbox("Follow camera", initial_value=False)
+        plot = self.source.folder / QUALITY_PLOT
+        self.quality_image: Any = None
+        if plot.is_file():
+            with gui.add_folder("Quality report", expand_by_default=False):
+                gui.add_markdown(quality_markdown(self.source.meta.get("quality", {})))
+                self.quality_image = gui.add_image(np.asarray(Image.open(plot).convert("RGB")), format="png")
         self.frame.on_update(lambda _: self.show_frame(int(self.frame.value)))
         for control in (self.colour_by, self.point_size, self.min_conf):
             control.on_update(lambda _: self._refresh())

@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 FitSpace = Literal["depth", "disparity"]
 RobustLoss = Literal["huber", "lad", "lstsq"]
-FallbackReason = Literal["too_few_pixels", "bad_scale", "non_positive"]
+FallbackReason = Literal["too_few_pixels", "bad_scale", "non_positive", "scale_outlier"]
 SPACE_OF_KIND: dict[PriorKind, FitSpace] = {"depth_metric": "depth", "disparity_affine": "disparity"}
 """The space a prior kind is aligned in: the one where it is affine to the truth."""
 MAD_TO_SIGMA = 1.4826  # median absolute deviation -> standard deviation of a Gaussian
@@ -52,13 +52,20 @@ class PriorAlignConfig:
     min_positive_fraction: float = 0.5
     """The aligned value s p + b (depth or disparity) must be positive on at least this fraction
     of the whole frame, else the frame falls back (`non_positive`)."""
+    max_scale_ratio: float = 3.0
+    """A frame whose s is more than this factor above or below the median s of the video's usable
+    frames (those that pass the other rules) falls back (`scale_outlier`): a prior's scale drifts by tens of percent within a
+    video, so a larger jump is a fit the prior does not explain (e.g. s near 0 and the depth a
+    constant b, where align3r's depth of that frame is flat or unrelated to the prior)."""
 
     def __post_init__(self) -> None:
         if self.loss not in ("huber", "lad", "lstsq"):
             raise ValueError(f"loss: expected 'huber', 'lad' or 'lstsq', got {self.loss!r}")
-        if self.huber_k <= 0 or self.iterations < 0 or not 0 <= self.min_positive_fraction <= 1:
-            raise ValueError(f"huber_k > 0, iterations >= 0, 0 <= min_positive_fraction <= 1 expected, got "
-                             f"{self.huber_k}, {self.iterations}, {self.min_positive_fraction}")
+        if (self.huber_k <= 0 or self.iterations < 0 or not 0 <= self.min_positive_fraction <= 1
+                or self.max_scale_ratio <= 1):
+            raise ValueError(f"huber_k > 0, iterations >= 0, 0 <= min_positive_fraction <= 1, max_scale_ratio > 1 "
+                             f"expected, got {self.huber_k}, {self.iterations}, {self.min_positive_fraction}, "
+                             f"{self.max_scale_ratio}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -108,6 +115,12 @@ def _check_maps(reference: np.ndarray, **maps: np.ndarray | None) -> None:
     for name, values in maps.items():
         if values is not None and values.shape != reference.shape:
             raise ValueError(f"{name}: expected shape {reference.shape}, got {values.shape}")
+
+
+def confident_static(conf: np.ndarray, dynamic_masks: np.ndarray, conf_threshold: float) -> np.ndarray:
+    """(N, H, W) bool fit pixels: raw confidence (N, H, W) above `conf_threshold` and not on a moving
+    object ((N, H, W) bool `dynamic_masks`)."""
+    return (conf > conf_threshold) & ~dynamic_masks
 
 
 def _weighted_line(p: torch.Tensor, t: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -172,10 +185,11 @@ def fit_frame_scale_shift(prior: np.ndarray, depth: np.ndarray, mask: np.ndarray
 
     Minimises sum_i w_i rho(s p_i + b - t_i) per frame over the fit pixels: those of `mask` where the
     depth is finite and positive, the prior finite and the weight positive, with t = depth (`space="depth"`) or t = 1 / depth
-    (`space="disparity"`), rho the loss of `config`, in float64. A frame falls back (logged as a
-    warning naming it) when it has fewer than max(min_pixels, min_fraction H W) fit pixels
-    (`too_few_pixels`), when s is not finite or not positive (`bad_scale`), or when s p + b is
-    positive on less than `min_positive_fraction` of the whole frame (`non_positive`).
+    (`space="disparity"`), rho the loss of `config`, in float64. A frame falls back when it has
+    fewer than max(min_pixels, min_fraction H W) fit pixels (`too_few_pixels`), when s is not finite
+    or not positive (`bad_scale`), when s p + b is positive on less than `min_positive_fraction` of
+    the whole frame (`non_positive`), or when s is more than `max_scale_ratio` times above or below
+    the median s of the frames that pass the other rules (`scale_outlier`).
 
     Args:
         prior: (N, H, W) prior values p (depth or affine-invariant disparity), on the depth's grid.
@@ -218,7 +232,7 @@ def fit_frame_scale_shift(prior: np.ndarray, depth: np.ndarray, mask: np.ndarray
 
 def _fallback_reasons(pixels: np.ndarray, scale: np.ndarray, positive_fraction: np.ndarray, frame_pixels: int,
                       config: PriorAlignConfig) -> tuple[FallbackReason | None, ...]:
-    """The reason each frame falls back (first rule that applies), None when its fit is usable; logs them."""
+    """The reason each frame falls back (first rule that applies), None when its fit is usable."""
     needed = max(config.min_pixels, config.min_fraction * frame_pixels)
     reasons: list[FallbackReason | None] = []
     for count, s, fraction in zip(pixels, scale, positive_fraction):
@@ -230,11 +244,46 @@ def _fallback_reasons(pixels: np.ndarray, scale: np.ndarray, positive_fraction: 
             reasons.append("non_positive")
         else:
             reasons.append(None)
-    failed = [f"{k} ({r})" for k, r in enumerate(reasons) if r is not None]
-    if failed:
-        logger.warning("prior alignment ill-posed in %d of %d frames, which keep align3r's depth: %s",
-                       len(failed), len(reasons), ", ".join(failed))
+    usable = [s for s, reason in zip(scale, reasons) if reason is None]
+    if usable:
+        typical = float(np.median(usable))
+        reasons = ["scale_outlier" if r is None and max(s / typical, typical / s) > config.max_scale_ratio else r
+                   for s, r in zip(scale, reasons)]
     return tuple(reasons)
+
+
+def apply_prior_fit(fit: PriorFit, prior: np.ndarray, depth: np.ndarray) -> AlignedPrior:
+    """The aligned prior depth of a fit, on any grid the prior values and a fallback depth share.
+
+    The aligned depth is s p + b in `depth` space and 1 / (s p + b) in `disparity` space. Where that
+    value (depth or disparity) is not positive, or not finite, the pixel takes `depth` and is
+    counted in `replaced`; fallback frames take `depth` everywhere. Since s and b act pixel by
+    pixel, the fit of one grid applies to the same prior values resampled onto another.
+
+    Args:
+        fit: the per-frame fit of N frames (`fit_frame_scale_shift`).
+        prior: (N, H', W') prior values of the fit's kind, on any grid.
+        depth: (N, H', W') align3r z-depth on that grid, used where the prior is not.
+
+    Returns:
+        AlignedPrior: depths (N, H', W') float32 and the fit.
+
+    Raises:
+        ValueError: shapes differ, or do not have the fit's N frames.
+    """
+    _check_maps(prior, depth=depth)
+    if len(prior) != len(fit.scale):
+        raise ValueError(f"prior: expected {len(fit.scale)} frames, got {len(prior)}")
+    values = fit.scale[:, None, None] * np.asarray(prior, np.float64) + fit.shift[:, None, None]  # (N, H', W')
+    usable = np.isfinite(values) & (values > 0)
+    with np.errstate(divide="ignore"):
+        aligned = values if fit.space == "depth" else 1 / values
+    usable &= np.isfinite(aligned) & ~fit.fallback[:, None, None]
+    depths = np.where(usable, aligned, depth).astype(np.float32)
+    replaced = np.where(fit.fallback, 0, (~usable).sum(axis=(1, 2)))
+    return AlignedPrior(space=fit.space, scale=fit.scale, shift=fit.shift, residual=fit.residual,
+                        pixels=fit.pixels, fallback=fit.fallback, reasons=fit.reasons,
+                        depths=depths, replaced=replaced.astype(np.int64))
 
 
 def aligned_prior_depth(prior: np.ndarray, kind: PriorKind, depth: np.ndarray, mask: np.ndarray, *,
@@ -242,10 +291,10 @@ def aligned_prior_depth(prior: np.ndarray, kind: PriorKind, depth: np.ndarray, m
                         config: PriorAlignConfig = PriorAlignConfig()) -> AlignedPrior:
     """Each frame's prior mapped onto align3r's depth by its own robust scale and shift.
 
-    The aligned depth is s p + b for a `depth_metric` prior and 1 / (s p + b) for a
-    `disparity_affine` one. Where that value (depth or disparity) is not positive, or not finite,
-    the pixel takes align3r's depth and is counted in `replaced`; fallback frames take align3r's
-    depth everywhere.
+    Fits on the grid given (`fit_frame_scale_shift`), then maps the prior through the fit
+    (`apply_prior_fit`): s p + b for a `depth_metric` prior, 1 / (s p + b) for a
+    `disparity_affine` one, align3r's depth where that is not positive and in fallback frames
+    (logged as one warning naming them).
 
     Args:
         prior: (N, H, W) prior values of `kind`, resized by the caller to the depth's grid.
@@ -264,13 +313,8 @@ def aligned_prior_depth(prior: np.ndarray, kind: PriorKind, depth: np.ndarray, m
     if kind not in SPACE_OF_KIND:
         raise ValueError(f"kind: expected one of {sorted(SPACE_OF_KIND)}, got {kind!r}")
     fit = fit_frame_scale_shift(prior, depth, mask, space=SPACE_OF_KIND[kind], weights=weights, config=config)
-    values = fit.scale[:, None, None] * np.asarray(prior, np.float64) + fit.shift[:, None, None]  # (N, H, W)
-    usable = np.isfinite(values) & (values > 0)
-    with np.errstate(divide="ignore"):
-        aligned = values if fit.space == "depth" else 1 / values
-    usable &= np.isfinite(aligned) & ~fit.fallback[:, None, None]
-    depths = np.where(usable, aligned, depth).astype(np.float32)
-    replaced = np.where(fit.fallback, 0, (~usable).sum(axis=(1, 2)))
-    return AlignedPrior(space=fit.space, scale=fit.scale, shift=fit.shift, residual=fit.residual,
-                        pixels=fit.pixels, fallback=fit.fallback, reasons=fit.reasons,
-                        depths=depths, replaced=replaced.astype(np.int64))
+    failed = [f"{k} ({r})" for k, r in enumerate(fit.reasons) if r is not None]
+    if failed:
+        logger.warning("prior alignment ill-posed in %d of %d frames, which keep align3r's depth: %s",
+                       len(failed), len(fit.reasons), ", ".join(failed))
+    return apply_prior_fit(fit, prior, depth)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from importlib.metadata import version
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from align3r.errors import Align3rError, InputError
@@ -21,8 +22,10 @@ from align3r.io.export.api import EXPORTS_FOLDER
 from align3r.io.results import MANIFEST, save_reconstruction
 from align3r.io.video import FrameSelection, read_frames
 from align3r.io.known_inputs import KnownFiles
+from align3r.align.config import PRESETS as ALIGN_PRESETS
+from align3r.pipeline.aligned_output import aligned_prior_outputs
 from align3r.pipeline.resources import Resources
-from align3r.prior import CachedPrior, PriorCache
+from align3r.prior import CachedPrior, PriorCache, PriorMap
 from align3r.pipeline.reconstruct import ReconstructConfig, network_size, reconstruct
 from align3r.reconstruction import Reconstruction
 
@@ -31,11 +34,13 @@ logger = logging.getLogger(__name__)
 CACHE = ".cache"
 FULL_RES = "full_res"
 """Subfolder of the full-resolution outputs: the same file layout, on the input frames' own grid."""
+ALIGNED_PRIOR = "aligned_prior"
+"""Subfolder of the aligned prior (`--aligned-prior`): the same file layout, with its own `full_res/`."""
 
 
 @dataclass(frozen=True)
 class JobOptions:
-    """How the job treats its output folder."""
+    """How the job treats its output folder, and what it writes besides the reconstruction."""
 
     resume: bool = False
     """Continue in a folder that holds a previous run's cache (and results)."""
@@ -43,6 +48,8 @@ class JobOptions:
     """Replace the results of a finished run in the folder."""
     keep_cache: bool = False
     """Keep `OUT/.cache` (priors, pair predictions) after a successful run; by default it is removed."""
+    aligned_prior: bool = False
+    """Also write the prior aligned per frame onto the reconstruction's depth to `OUT/aligned_prior/`."""
 
 
 def check_output_folder(out: Path, options: JobOptions) -> None:
@@ -73,8 +80,10 @@ def run_video(source: str | os.PathLike, out: str | os.PathLike, resources: Reso
     once for all its videos. Priors and pair predictions are cached under `out/.cache`, so a
     rerun with `resume` after an interruption recomputes nothing cached. When the resources
     name full-resolution options, `out/full_res/` holds the same files at the frames' own
-    resolution (`align3r.pipeline.full_res`), written before the main `reconstruction.json`. An
-    earlier result's `out/exports/` (and `out/full_res/` without them) is removed with it.
+    resolution (`align3r.pipeline.full_res`), written before the main `reconstruction.json`; so
+    is `out/aligned_prior/` with `options.aligned_prior` (`_save_aligned_prior`). An earlier
+    result's `out/exports/` and `out/aligned_prior/` (and `out/full_res/` without the options) are
+    removed with it.
 
     Raises:
         Align3rError: bad input, model, prior or folder (one line each).
@@ -91,8 +100,9 @@ def run_video(source: str | os.PathLike, out: str | os.PathLike, resources: Reso
     cache = out / CACHE
     created = not out.exists()
     cache.mkdir(parents=True, exist_ok=True)
+    prior = CachedPrior(resources.prior, PriorCache(cache / "priors"))
     try:
-        rec = reconstruct(images, resources.model, CachedPrior(resources.prior, PriorCache(cache / "priors")), config,
+        rec = reconstruct(images, resources.model, prior, config,
                           names=names, cache_dir=cache, known=known_inputs, flow=resources.flow)
     except (Align3rError, torch.cuda.OutOfMemoryError) as err:
         if created:  # a user mistake found late (e.g. a bad prior file) leaves nothing behind
@@ -107,13 +117,29 @@ def run_video(source: str | os.PathLike, out: str | os.PathLike, resources: Reso
         transform = frame_transform(*images.shape[1:3], size=config.size, crop=config.crop)
         save_reconstruction(full_resolution(rec, images, transform, refiner=resources.refiner), out / FULL_RES,
                             overwrite=True)
-    for stale in [EXPORTS_FOLDER] + ([] if full_res else [FULL_RES]):
+    for stale in [EXPORTS_FOLDER, ALIGNED_PRIOR] + ([] if full_res else [FULL_RES]):
         shutil.rmtree(out / stale, ignore_errors=True)  # an earlier run's, which the new result would contradict
+    if options.aligned_prior:  # the prior comes from the cache (or its files) the second time
+        _save_aligned_prior(rec, prior.estimate(images, names), images, config, out / ALIGNED_PRIOR)
     rec.meta["cache"] = {"bytes": folder_bytes(cache), "kept": options.keep_cache}
     save_reconstruction(rec, out, overwrite=True)
     if not options.keep_cache:  # what resume needs is needed no more
         shutil.rmtree(cache, ignore_errors=True)
     return rec
+
+
+def _save_aligned_prior(rec: Reconstruction, prior_map: PriorMap, images: np.ndarray, config: ReconstructConfig,
+                        folder: Path) -> None:
+    """Write the aligned prior into `folder` (and `folder/full_res/` when the network grid is not the
+    frames'), fitted on pixels above the alignment preset's `min_conf_thr`; the fit goes into
+    `rec.meta["aligned_prior"]` too."""
+    transform = frame_transform(*images.shape[1:3], size=config.size, crop=config.crop)
+    on_grid, full = aligned_prior_outputs(rec, prior_map, images, transform,
+                                          conf_threshold=ALIGN_PRESETS[config.preset][0].min_conf_thr)
+    if full is not None:
+        save_reconstruction(full, folder / FULL_RES)
+    save_reconstruction(on_grid, folder)
+    rec.meta["aligned_prior"] = on_grid.meta["aligned_prior"]
 
 
 def folder_bytes(folder: Path) -> int:

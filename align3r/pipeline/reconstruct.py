@@ -28,7 +28,7 @@ from align3r.errors import InputError, ReconstructionError
 from align3r.geometry import centred_intrinsics, nearest_rotation
 from align3r.infer.flow import FlowEstimator, FlowName, load_flow
 from align3r.infer.graph import pair_graph
-from align3r.infer.preprocess import frame_transform, prepare_views, resize_rgb
+from align3r.infer.preprocess import frame_transform, prepare_views, resize_map, resize_rgb
 from align3r.infer.runner import infer_pairs
 from align3r.infer.pairs import PairPredictions
 from align3r.infer.store import PairStore
@@ -249,7 +249,9 @@ def reconstruct(frames: np.ndarray, model: Align3RNet, prior: DepthPrior, config
                                          if known_k is None else known_k),
                              dynamic_masks=result.dynamic_masks.cpu().numpy().astype(bool), names=names, meta=meta)
         edges = np.unique(np.concatenate(source.asked), axis=0)
-        meta["quality"] = quality_report(rec, edges, store.load)
+        prior_grid = PriorMap(prior_map.kind, np.stack([resize_map(p, transform) for p in prior_map.values]))
+        meta["quality"] = quality_report(rec, edges, store.load, conf_threshold=align_config.min_conf_thr,
+                                         prior=prior_grid, flow_of=store.stored_flow)
     return rec
 
 

@@ -126,6 +126,18 @@ def test_ill_posed_frames_fall_back_with_a_warning(caplog: pytest.LogCaptureFixt
     assert "1 (too_few_pixels)" in record.getMessage() and "2 (bad_scale)" in record.getMessage()
 
 
+def test_a_collapsed_scale_is_an_outlier_and_falls_back() -> None:
+    prior, depth = _depth_case()
+    flat = depth.copy()
+    flat[0] = 2.0 + 1e-4 * prior[0]  # a flat depth: s near 0, b near 2 fits it exactly
+    aligned = aligned_prior_depth(prior, "depth_metric", flat, np.ones(depth.shape, bool))
+    assert aligned.reasons == ("scale_outlier", None, None, None) and 0 < aligned.scale[0] < 1e-3
+    np.testing.assert_array_equal(aligned.depths[0], flat[0].astype(np.float32))
+    lenient = aligned_prior_depth(prior, "depth_metric", flat, np.ones(depth.shape, bool),
+                                  config=PriorAlignConfig(max_scale_ratio=1e5))
+    assert not lenient.fallback.any()
+
+
 def test_mostly_non_positive_disparity_falls_back() -> None:
     prior = np.broadcast_to(np.linspace(0, 1, W), (N, H, W)).copy()
     mask = prior > 0.8  # fitted where 3 q - 2 > 0, which is not positive on 2/3 of the frame
