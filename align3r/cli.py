@@ -129,11 +129,17 @@ def _add_run(parser: argparse.ArgumentParser) -> None:
                         help="SEA-RAFT weights: the official Tartan-C-T432x960-M.pth, a safetensors file or folder, "
                              "or a hub id (default: the hub copy, cache first)")
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--precision", default=defaults.precision, choices=["fp32", "bf16", "fp16"],
+                        help="network precision: fp32 as the official (default); bf16/fp16 autocast for speed")
     parser.add_argument("--stride", type=int, default=pick.stride, help="keep every K-th frame")
     parser.add_argument("--max-frames", type=int, default=pick.max_frames)
     parser.add_argument("--start-time", type=float, default=pick.start_time, help="seconds into a video")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:K")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run in OUT")
+    parser.add_argument("--keep-cache", action="store_true",
+                        help="keep OUT/.cache (priors, pair predictions) after success; by default it is removed")
+    parser.add_argument("--metric", action="store_true",
+                        help="rescale depths and poses to a metric prior's metres (depth-pro, files: of metric depth)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace the results in OUT (an earlier run's exports/ go with them)")
     parser.add_argument("--quiet", action="store_true",
@@ -174,9 +180,10 @@ def _run_run(args: argparse.Namespace) -> int:
 
     config = ReconstructConfig(size=args.size, force_size=args.force_size, crop=not args.no_crop, mode=args.mode,
                                graph=args.graph, preset=args.preset, niter=args.niter, flow=args.flow,
-                               batch_size=args.batch_size)
+                               batch_size=args.batch_size, metric=args.metric, precision=args.precision)
     selection = FrameSelection(stride=args.stride, max_frames=args.max_frames, start_time=args.start_time)
-    options = JobOptions(resume=args.resume, overwrite=args.overwrite, aligned_prior=args.aligned_prior)
+    options = JobOptions(resume=args.resume, overwrite=args.overwrite, keep_cache=args.keep_cache,
+                         aligned_prior=args.aligned_prior)
     if args.flow_weights is not None and args.flow != "sea-raft":
         raise InputError("--flow-weights applies to --flow sea-raft only")
     kind = {None: None, "depth": "depth_metric", "disparity": "disparity_affine"}[args.prior_kind]
@@ -205,6 +212,12 @@ def _run_run(args: argparse.Namespace) -> int:
     height, width = rec.depths.shape[1:]
     print(f"reconstructed {rec.num_frames} frames ({width}x{height}, {rec.meta['mode']} alignment) in "
           f"{rec.meta['total_s']:.1f} s -> {args.out}")
+    cache = rec.meta["cache"]
+    kept = "kept in .cache/" if cache["kept"] else "removed (--keep-cache keeps it)"
+    print(f"cache {cache['bytes'] / 2**20:.1f} MB {kept}")
+    if "metric" in rec.meta:
+        metric = rec.meta["metric"]
+        print(f"metric scale: x{metric['factor']:.4g} from the prior ({metric['pixels']} pixels)")
     flagged = rec.meta["quality"]["flagged"]
     if flagged:
         listed = "; ".join(f"{name}: {', '.join(why)}" for name, why in list(flagged.items())[:5])

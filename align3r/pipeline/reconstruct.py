@@ -29,12 +29,14 @@ from align3r.geometry import centred_intrinsics, nearest_rotation
 from align3r.infer.flow import FlowEstimator, FlowName, load_flow
 from align3r.infer.graph import pair_graph
 from align3r.infer.preprocess import frame_transform, prepare_views, resize_map, resize_rgb
-from align3r.infer.runner import infer_pairs
+from align3r.infer.runner import Precision, infer_pairs
 from align3r.infer.pairs import PairPredictions
 from align3r.infer.store import PairStore
 from align3r.io.known_inputs import KnownInputs
 from align3r.io.progress import Progress
+from align3r.pipeline.aligned_prior import confident_static
 from align3r.pipeline.known_grid import known_cameras, network_intrinsics
+from align3r.pipeline.metric_scale import metric_factor, rescale
 from align3r.model.network import Align3RNet
 from align3r.prior.base import DepthPrior, PriorMap
 from align3r.pipeline.quality import quality_report
@@ -72,6 +74,10 @@ class ReconstructConfig:
     """Pairs per decoder call (halved automatically on out-of-memory)."""
     store_dtype: Literal["float16", "float32"] = "float16"
     """Storage type of the cached pair point maps."""
+    precision: Precision = "fp32"
+    """Network precision: `fp32` as the official inference; `bf16` / `fp16` autocast for speed."""
+    metric: bool = False
+    """Rescale depths and poses to a metric prior's units by one robust factor (`pipeline.metric_scale`)."""
 
     def __post_init__(self) -> None:
         if self.niter < 1:
@@ -171,7 +177,8 @@ class _PairSource:
         if len(missing):
             with Progress("pairs", len(missing), unit="pair") as progress:
                 for batch in infer_pairs(self.model, self._inputs, torch.from_numpy(missing),
-                                         batch_size=self.config.batch_size, device=self.device):
+                                         batch_size=self.config.batch_size, device=self.device,
+                                         precision=self.config.precision):
                     done = missing[batch.edge_ids.numpy()]
                     pairs = batch.pairs
                     if self.flow is not None:
@@ -213,6 +220,9 @@ def reconstruct(frames: np.ndarray, model: Align3RNet, prior: DepthPrior, config
     start = time.perf_counter()
     prior_map = prior.estimate(frames, names)
     timings["prior_s"] = time.perf_counter() - start
+    if config.metric and (prior_map.kind != "depth_metric" or (known is not None and known.poses_c2w is not None)):
+        raise InputError(f"--metric needs a metric depth prior (depth-pro, or files: of metric depth; {prior.name} "
+                         f"gives {prior_map.kind}) and no known poses (they set the scale)")
     transform = frame_transform(*frames.shape[1:3], size=config.size, crop=config.crop)
     cameras = KnownCameras() if known is None else known_cameras(known, transform, len(frames))
     net_images = np.stack([resize_rgb(f, transform) for f in frames])
@@ -250,9 +260,20 @@ def reconstruct(frames: np.ndarray, model: Align3RNet, prior: DepthPrior, config
                              dynamic_masks=result.dynamic_masks.cpu().numpy().astype(bool), names=names, meta=meta)
         edges = np.unique(np.concatenate(source.asked), axis=0)
         prior_grid = PriorMap(prior_map.kind, np.stack([resize_map(p, transform) for p in prior_map.values]))
+        # on the alignment's own scale, as the pairs
         meta["quality"] = quality_report(rec, edges, store.load, conf_threshold=align_config.min_conf_thr,
                                          prior=prior_grid, flow_of=store.stored_flow)
+        if config.metric:
+            rec = _to_metric(rec, prior_grid.values, align_config.min_conf_thr)
     return rec
+
+
+def _to_metric(rec: Reconstruction, prior_depths: np.ndarray, min_conf: float) -> Reconstruction:
+    """`rec` in the units of the metric prior's depths (N, H, W) on its grid: one factor from the
+    confident (> `min_conf`) static pixels."""
+    factor, pixels = metric_factor(rec.depths, prior_depths, confident_static(rec.conf, rec.dynamic_masks, min_conf))
+    rec.meta["metric"] = {"factor": factor, "pixels": pixels}
+    return rescale(rec, factor)
 
 
 def _rigid(c2w: torch.Tensor) -> np.ndarray:

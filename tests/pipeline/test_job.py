@@ -163,9 +163,9 @@ def test_quality_report_flags_a_corrupted_frame(job, tmp_path, monkeypatch, orac
 
     exact = align3r.pipeline.reconstruct.infer_pairs  # the oracle fixture's exact pairs
 
-    def corrupt_frame_3(model, load, edges, *, batch_size, device):
+    def corrupt_frame_3(model, load, edges, *, batch_size, device, precision="fp32"):
         generator = torch.Generator().manual_seed(0)
-        for batch in exact(model, load, edges, batch_size=batch_size, device=device):
+        for batch in exact(model, load, edges, batch_size=batch_size, device=device, precision=precision):
             pairs = edges[batch.edge_ids]
             pred = batch.pairs
             bad_j = pairs[:, 1] == 3
