@@ -37,7 +37,9 @@ def _add_synth(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--setting", default="any", help="indoor, outdoor or any (default any)")
     parser.add_argument("--camera", default="any", help="orbit, walk, rotation, static or any (default any)")
     parser.add_argument("--objects", type=int, default=None, help="moving objects 1-4 (default: drawn)")
-    parser.add_argument("--prior", default="realistic", help="simulated priors: realistic or exact (default realistic)")
+    parser.add_argument("--prior", default="realistic",
+                        help="simulated priors: realistic (mild), calibrated (errors of real priors, "
+                             "benchmarks/prior_calibration.md) or exact (default realistic)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
 
 
