@@ -1,7 +1,11 @@
 """Regenerate docs/quality.png and docs/aligned_prior.png (needs matplotlib and PyAV; about 15 minutes
-on 2 busy CPU cores): python docs/make_quality_figures.py [WORK_FOLDER]
+on 2 busy CPU cores): python docs/make_quality_figures.py [WORK_FOLDER]; and docs/aligned_prior_real.png
+from a real video's run: python docs/make_quality_figures.py --real OUT PRIOR_DIR FRAME
 
 - quality.png: the quality report that `align3r demo` writes with its output folder.
+- aligned_prior_real.png: one frame of a real video's output folder `OUT`, written by `align3r run
+  VIDEO -o OUT --prior files:PRIOR_DIR --aligned-prior`: the prior file, align3r's depth (upsampled)
+  and the aligned prior at the frame's own resolution.
 - aligned_prior.png: a rendered clip (24 frames of 340x192, held-out seed) encoded as an mp4 with
   PyAV, its calibrated Depth-Pro-style simulated prior written as `files:` maps named like the
   video's frames, run through `align3r run CLIP --model tiny --flow dis --prior files:DIR
@@ -110,6 +114,17 @@ def aligned_prior_figure(work: Path) -> None:
                  DOCS / "aligned_prior.png")
 
 
+def real_video_figure(out: Path, prior_dir: Path, frame: int) -> None:
+    ours = load_reconstruction(out)
+    aligned = load_reconstruction(out / "aligned_prior" / "full_res")
+    frames = aligned.images
+    upsampled = full_resolution(ours, frames, frame_transform(*frames.shape[1:3], size=ours.meta["config"]["size"]))
+    prior = np.load(prior_dir / f"{ours.names[frame]}.npy")
+    assert ours.names[frame] not in ours.meta["aligned_prior"]["fallback"], "show a frame whose prior was aligned"
+    side_by_side(frames[frame], {"prior file": prior, "align3r (tiny)": upsampled.depths[frame],
+                                 "aligned prior": aligned.depths[frame]}, DOCS / "aligned_prior_real.png")
+
+
 def main_figures(work: Path) -> None:
     assert main(["demo", "-o", str(work / "demo"), "--overwrite"]) == 0
     small_png(work / "demo" / "quality.png", DOCS / "quality.png")
@@ -117,7 +132,9 @@ def main_figures(work: Path) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1:
+    if sys.argv[1:2] == ["--real"]:
+        real_video_figure(Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]))
+    elif len(sys.argv) > 1:
         main_figures(Path(sys.argv[1]))
     else:
         with tempfile.TemporaryDirectory() as folder:
