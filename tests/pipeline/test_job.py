@@ -362,3 +362,10 @@ def test_a_disparity_files_prior_is_recorded_as_such(job, sequence, tmp_path):
     assert main(["run", str(job / "seq" / "rgb"), "-o", str(tmp_path / "out"), "--model", str(job / "model"),
                  "--prior", f"files:{tmp_path / 'prior'}", "--prior-kind", "disparity", *FAST]) == 0
     assert load_reconstruction(tmp_path / "out").meta["prior"]["kind"] == "disparity_affine"
+
+
+def test_the_precision_is_recorded(job, tmp_path):  # noqa: F811
+    assert run(job, tmp_path / "default") == 0
+    assert run(job, tmp_path / "bf16", "--precision", "bf16") == 0
+    assert load_reconstruction(tmp_path / "default").meta["config"]["precision"] == "fp32"  # the official
+    assert load_reconstruction(tmp_path / "bf16").meta["config"]["precision"] == "bf16"
