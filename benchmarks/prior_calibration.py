@@ -16,10 +16,11 @@ the prior alone against the exact ground truth, per setting (indoor rooms, outdo
 - TAE (temporal alignment error, Video Depth Anything `benchmark/eval/eval_tae.py`): after the
   "disp" alignment, the depth of frame k unprojected, moved into frame k+1 with the ground-truth
   pose and intrinsics and compared with the prediction there (Abs Rel, the prediction at k+1 as
-  reference), both directions, averaged over the 2 (N - 1) pairs and the videos, in percent.
-  Unlike the official code (last write wins) the nearest surface wins where several pixels land
-  on one; moving objects, pixels without a surface and ground truth beyond depth_max are left
-  out. The ground truth's own TAE (pixel rounding and disocclusions) is printed as the floor.
+  reference), both directions, averaged over the 2 (N - 1) pairs and the videos, in percent
+  (`align3r.eval.temporal`: where several pixels land on one, the nearest surface wins, not the
+  official last write); moving objects, pixels without a surface and ground truth
+  beyond depth_max are left out. The ground truth's own TAE (pixel rounding and disocclusions) is
+  printed as the floor.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from align3r.eval.metrics import (
     per_frame_depth_metrics,
     video_depth_metrics,
 )
+from align3r.eval.temporal import temporal_alignment_error
 
 HELD_OUT_SEED = 20_000
 DEPTH_MAX = 70.0  # Sintel's bound (the official default); our indoor rooms lie well within it
@@ -111,37 +113,8 @@ def align_in_disparity(disparity: np.ndarray, gt: np.ndarray, *, depth_max: floa
     return np.clip(1.0 / aligned, DEPTH_MIN, depth_max)
 
 
-def _reprojection_abs_rel(depth_src: np.ndarray, depth_dst: np.ndarray, k: np.ndarray, dst_from_src: np.ndarray,
-                          keep_src: np.ndarray, keep_dst: np.ndarray) -> float | None:
-    """Abs Rel of frame src's depth moved into frame dst against dst's depth; None if nothing lands.
-
-    Args:
-        depth_src, depth_dst: (H, W) depth of both frames.
-        k: (3, 3) intrinsics (shared).
-        dst_from_src: (4, 4) rigid transform of camera src's points into camera dst.
-        keep_src, keep_dst: (H, W) bool pixels that take part.
-    """
-    height, width = depth_src.shape
-    rows, cols = np.nonzero(keep_src)
-    z = depth_src[rows, cols]
-    pts_src = np.stack([(cols - k[0, 2]) * z / k[0, 0], (rows - k[1, 2]) * z / k[1, 1], z], axis=1)
-    pts_dst = pts_src @ dst_from_src[:3, :3].T + dst_from_src[:3, 3]
-    in_front = pts_dst[:, 2] > 0
-    pts_dst = pts_dst[in_front]
-    u = np.round(pts_dst[:, 0] * k[0, 0] / pts_dst[:, 2] + k[0, 2]).astype(np.int64)
-    v = np.round(pts_dst[:, 1] * k[1, 1] / pts_dst[:, 2] + k[1, 2]).astype(np.int64)
-    inside = (u >= 0) & (u < width) & (v >= 0) & (v < height)
-    moved = np.full(height * width, np.inf)
-    np.minimum.at(moved, v[inside] * width + u[inside], pts_dst[inside, 2])  # nearest surface wins
-    moved = moved.reshape(height, width)
-    compare = np.isfinite(moved) & keep_dst
-    if not compare.any():
-        return None
-    return float(np.mean(np.abs(depth_dst[compare] - moved[compare]) / depth_dst[compare]))
-
-
 def tae_percent(depth: np.ndarray, intrinsics: np.ndarray, c2w: np.ndarray, keep: np.ndarray) -> float:
-    """Temporal alignment error of a video's depth, percent (see the module docstring).
+    """Temporal alignment error of a video's depth (`align3r.eval.temporal`), percent.
 
     Args:
         depth: (N, H, W) aligned depth.
@@ -149,14 +122,7 @@ def tae_percent(depth: np.ndarray, intrinsics: np.ndarray, c2w: np.ndarray, keep
         c2w: (N, 4, 4) ground-truth camera-to-world poses.
         keep: (N, H, W) bool pixels that take part (static surfaces with valid ground truth).
     """
-    errors = []
-    for i in range(len(depth) - 1):
-        j2i = np.linalg.inv(c2w[i]) @ c2w[i + 1]
-        for src, dst, dst_from_src in ((i, i + 1, np.linalg.inv(j2i)), (i + 1, i, j2i)):
-            error = _reprojection_abs_rel(depth[src], depth[dst], intrinsics[src], dst_from_src, keep[src], keep[dst])
-            if error is not None:
-                errors.append(error)
-    return 100.0 * float(np.mean(errors))
+    return 100.0 * temporal_alignment_error(depth, c2w, intrinsics, valid=keep).tae
 
 
 @dataclass(frozen=True)
