@@ -17,7 +17,7 @@ import torch
 
 from align3r.errors import Align3rError, InputError
 from align3r.pipeline.full_res import full_resolution
-from align3r.infer.preprocess import frame_transform
+from align3r.infer.preprocess import FrameTransform, frame_transform
 from align3r.io.export.api import EXPORTS_FOLDER
 from align3r.io.results import MANIFEST, save_reconstruction
 from align3r.io.video import FrameSelection, read_frames
@@ -95,6 +95,7 @@ def run_video(source: str | os.PathLike, out: str | os.PathLike, resources: Reso
     images, names = read_frames(source, selection)
     known_inputs = known.load(names, images.shape[1:3])
     config = replace(config, size=network_size(config, resources.model, images.shape[1:3]))
+    transform = frame_transform(*images.shape[1:3], size=config.size, crop=config.crop)
     full_res = resources.spec.full_res is not None
     start = time.perf_counter()
     cache = out / CACHE
@@ -114,13 +115,13 @@ def run_video(source: str | os.PathLike, out: str | os.PathLike, resources: Reso
                     total_s=time.perf_counter() - start,
                     versions={"align3r": version("align3r"), "torch": torch.__version__})
     if full_res:  # before the main manifest, so a finished folder has it whole
-        transform = frame_transform(*images.shape[1:3], size=config.size, crop=config.crop)
         save_reconstruction(full_resolution(rec, images, transform, refiner=resources.refiner), out / FULL_RES,
                             overwrite=True)
     for stale in [EXPORTS_FOLDER, ALIGNED_PRIOR] + ([] if full_res else [FULL_RES]):
         shutil.rmtree(out / stale, ignore_errors=True)  # an earlier run's, which the new result would contradict
     if options.aligned_prior:  # the prior comes from the cache (or its files) the second time
-        _save_aligned_prior(rec, prior.estimate(images, names), images, config, out / ALIGNED_PRIOR)
+        _save_aligned_prior(rec, prior.estimate(images, names), images, transform,
+                            ALIGN_PRESETS[config.preset][0].min_conf_thr, out / ALIGNED_PRIOR)
     rec.meta["cache"] = {"bytes": folder_bytes(cache), "kept": options.keep_cache}
     save_reconstruction(rec, out, overwrite=True)
     if not options.keep_cache:  # what resume needs is needed no more
@@ -128,14 +129,12 @@ def run_video(source: str | os.PathLike, out: str | os.PathLike, resources: Reso
     return rec
 
 
-def _save_aligned_prior(rec: Reconstruction, prior_map: PriorMap, images: np.ndarray, config: ReconstructConfig,
-                        folder: Path) -> None:
+def _save_aligned_prior(rec: Reconstruction, prior_map: PriorMap, images: np.ndarray, transform: FrameTransform,
+                        conf_threshold: float, folder: Path) -> None:
     """Write the aligned prior into `folder` (and `folder/full_res/` when the network grid is not the
-    frames'), fitted on pixels above the alignment preset's `min_conf_thr`; the fit goes into
-    `rec.meta["aligned_prior"]` too."""
-    transform = frame_transform(*images.shape[1:3], size=config.size, crop=config.crop)
-    on_grid, full = aligned_prior_outputs(rec, prior_map, images, transform,
-                                          conf_threshold=ALIGN_PRESETS[config.preset][0].min_conf_thr)
+    frames'), fitted on pixels above `conf_threshold` (the alignment preset's `min_conf_thr`); the fit
+    goes into `rec.meta["aligned_prior"]` too."""
+    on_grid, full = aligned_prior_outputs(rec, prior_map, images, transform, conf_threshold=conf_threshold)
     if full is not None:
         save_reconstruction(full, folder / FULL_RES)
     save_reconstruction(on_grid, folder)

@@ -232,7 +232,8 @@ def reconstruct(frames: np.ndarray, model: Align3RNet, prior: DepthPrior, config
     align_config = replace(align_config, niter=config.niter,
                            flow_weight=align_config.flow_weight if flow is not None else 0.0)
     key = _fingerprint(frames, model_fingerprint(model), prior.cache_key or (prior.name, prior_map.values),
-                       config.size, config.crop, None if flow is None else flow.name, config.store_dtype)
+                       config.size, config.crop, None if flow is None else flow.name, config.store_dtype,
+                       config.precision)
     with tempfile.TemporaryDirectory(prefix="align3r-pairs-") as scratch:
         store = PairStore(Path(cache_dir or scratch) / f"pairs-{key}", height=height, width=width, key=key,
                           dtype=config.store_dtype)
