@@ -225,7 +225,8 @@ def torch_load_safely(path: str | os.PathLike) -> object:
         raise CheckpointError(f"{path}: refusing to unpickle ({what}); only tensors and plain "
                               "containers are loaded") from None
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as err:
-        raise CheckpointError(f"{path}: unreadable or truncated checkpoint ({first_line(err)})") from None
+        raise CheckpointError(f"{path}: unreadable or truncated checkpoint ({first_line(err)}); "
+                              "download or save it again") from None
 
 
 def read_training_checkpoint(path: Path) -> tuple[ModelConfig, dict[str, torch.Tensor]]:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 import re
-import zipfile
 from dataclasses import asdict, fields
 from pathlib import Path
 
@@ -16,6 +14,7 @@ from align3r.atomic import atomic_write
 from align3r.errors import CheckpointError, ModelNotFoundError, first_line
 from align3r.hub import fetch_snapshot, hub_cache
 from align3r.infer.flow.sea_raft import STAGE_DEPTHS, SeaRaft, SeaRaftConfig
+from align3r.model.checkpoint import torch_load_safely
 
 HUB_MODELS: dict[str, str] = {"sea-raft-m": "MemorySlices/Tartan-C-T432x960-M"}
 """Names -> Hugging Face repositories holding the official `Tartan-C-T432x960-M` weights as
@@ -76,15 +75,8 @@ def _check_config_file(path: Path, config: SeaRaftConfig) -> None:
 
 
 def _read_pth(path: Path) -> dict[str, torch.Tensor]:
-    """The state dict of an official `.pth`, unpickled with `weights_only=True`, possibly wrapped."""
-    try:
-        loaded = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        raise CheckpointError(f"{path}: refusing to unpickle ({first_line(err)}); only tensors and plain "
-                              "containers are loaded") from None
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as err:
-        raise CheckpointError(f"{path}: unreadable or truncated checkpoint ({first_line(err)}); "
-                              "download it again") from None
+    """The state dict of an official `.pth` (`torch_load_safely`), possibly wrapped."""
+    loaded = torch_load_safely(path)
     for wrapper in ("model", "state_dict"):
         if isinstance(loaded, dict) and isinstance(loaded.get(wrapper), dict):
             loaded = loaded[wrapper]
