@@ -115,6 +115,9 @@ def _add_run(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--allow-prior-mismatch", action="store_true",
                         help="run a model with a prior of another kind than it was trained with")
     parser.add_argument("--mode", default=defaults.mode, choices=["auto", "global", "hierarchical"])
+    parser.add_argument("--align-memory", type=float, default=defaults.align_memory_gb, metavar="GB",
+                        help="--mode auto aligns globally while that needs at most GB (and half the free memory), "
+                             f"hierarchically beyond (default {defaults.align_memory_gb:g})")
     parser.add_argument("--graph", default=defaults.graph, help=f"global-mode scene graph (default {defaults.graph})")
     parser.add_argument("--preset", default=defaults.preset, help="alignment preset: align3r, demo, pose_test, depth_test")
     parser.add_argument("--niter", type=int, default=defaults.niter, help=f"iterations per scene (default {defaults.niter})")
@@ -181,7 +184,7 @@ def _run_run(args: argparse.Namespace) -> int:
     from align3r.pipeline.resources import ResourceSpec, load_resources
 
     config = ReconstructConfig(size=args.size, force_size=args.force_size, crop=not args.no_crop, mode=args.mode,
-                               graph=args.graph, preset=args.preset, niter=args.niter, flow=args.flow,
+                               align_memory_gb=args.align_memory, graph=args.graph, preset=args.preset, niter=args.niter, flow=args.flow,
                                batch_size=args.batch_size, metric=args.metric, precision=args.precision)
     selection = FrameSelection(stride=args.stride, max_frames=args.max_frames, start_time=args.start_time)
     options = JobOptions(resume=args.resume, overwrite=args.overwrite, keep_cache=args.keep_cache,

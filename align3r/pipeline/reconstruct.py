@@ -59,7 +59,11 @@ class ReconstructConfig:
     crop: bool = True
     """Centre-crop to multiples of 16 (demo); False resizes (official video-depth evaluation)."""
     mode: Literal["auto", "global", "hierarchical"] = "auto"
-    """`auto`: global alignment when it fits in memory, else hierarchical."""
+    """`auto`: global alignment when it fits in `align_memory_gb`, else hierarchical."""
+    align_memory_gb: float = 1.0
+    """`auto` aligns globally while that alignment's pairs and optimiser state (`GLOBAL_BYTES_PER_PIXEL_EDGE`)
+    fit in this many GB and in half the free memory; hierarchically beyond, where the largest scene is
+    bounded and the peak memory stays flat in the number of frames (the official demo's default mode)."""
     graph: str = "swinstride-5-noncyclic"
     """Scene graph of global mode (hierarchical mode uses its own keyframe and clip pairs)."""
     preset: str = "align3r"
@@ -82,6 +86,8 @@ class ReconstructConfig:
     def __post_init__(self) -> None:
         if self.niter < 1:
             raise InputError(f"--niter must be at least 1, got {self.niter}")
+        if not self.align_memory_gb > 0:
+            raise InputError(f"--align-memory must be above 0 GB, got {self.align_memory_gb}")
         if self.batch_size < 1:
             raise InputError(f"--batch-size must be at least 1, got {self.batch_size}")
         if self.preset not in ALIGN_PRESETS:
@@ -125,20 +131,27 @@ def model_fingerprint(model: Align3RNet) -> str:
     return _fingerprint(model.config, *heads)
 
 
+GLOBAL_BYTES_PER_PIXEL_EDGE = 120
+"""Resident memory of global alignment per pixel of each edge: the pairs (points, confidences,
+flows), their channel-first copies and the flow target. Measured with benchmarks/bench_long.py
+(tiny, 128x64): 1.29, 2.21 and 3.79 GB peak at 950, 1950 and 3950 edges, i.e. about 0.4 GB
+plus 101-118 bytes per pixel per edge."""
+
+
 def choose_mode(num_frames: int, height: int, width: int, config: ReconstructConfig,
                 device: torch.device) -> Literal["global", "hierarchical"]:
-    """Global alignment when all its pairs and optimiser state take under half the free memory."""
+    """Global alignment while its pairs and optimiser state fit in `config.align_memory_gb` and in
+    half the free memory of `device`; hierarchical beyond (and `config.mode` when not `auto`)."""
     if config.mode != "auto":
         return config.mode
     if num_frames < 5:
         return "global"
-    edges = len(pair_graph(num_frames, config.graph))
-    needed = edges * height * width * 4 * 48  # points, confidences, flows, their optimiser copies
+    needed = len(pair_graph(num_frames, config.graph)) * height * width * GLOBAL_BYTES_PER_PIXEL_EDGE
     if device.type == "cuda":
         free = torch.cuda.mem_get_info(device)[0]
     else:
         free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    return "global" if needed < free / 2 else "hierarchical"
+    return "global" if needed <= min(config.align_memory_gb * 1e9, free / 2) else "hierarchical"
 
 
 class _PairSource:
