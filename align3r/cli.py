@@ -177,8 +177,8 @@ def _run_run(args: argparse.Namespace) -> int:
     from align3r.errors import InputError
     from align3r.io.known_inputs import KnownFiles
     from align3r.io.video import FrameSelection
-    from align3r.pipeline.full_res import full_res_options
     from align3r.pipeline.batch import read_video_list
+    from align3r.pipeline.full_res import full_res_options
     from align3r.pipeline.job import JobOptions, check_output_folder, run_video
     from align3r.pipeline.reconstruct import ReconstructConfig
     from align3r.pipeline.resources import ResourceSpec, load_resources

@@ -29,7 +29,6 @@ from align3r.data.synthetic import generate_sequence
 from align3r.eval.demo import DEMO_RECONSTRUCTION, DEMO_VIDEO, HELD_OUT_SEED, demo_resources, score_sequence
 from align3r.eval.metrics import average_depth_metrics
 
-
 REPRODUCE = """From the repository root of a clone (about 55 min of training on 2 CPU cores, then ~3 min):
 
 ```

@@ -33,10 +33,10 @@ import numpy as np
 import torch
 
 from align3r.align.config import PRESETS
-from align3r.align.motion import motion_masks
 from align3r.align.global_align import global_align
 from align3r.align.hierarchical import hierarchical_align, scene_edges
 from align3r.align.known_cameras import KnownCameras
+from align3r.align.motion import motion_masks
 from align3r.align.oracle import oracle_pairs
 from align3r.data.synthetic.sequence import SynthConfig, generate_sequence
 from align3r.infer.graph import pair_graph

@@ -29,8 +29,8 @@ from align3r.data.synthetic import SynthConfig, generate_sequence
 from align3r.infer import runner
 from align3r.model.config import PRESETS
 from align3r.model.network import Align3RNet
-from align3r.prior.depth_anything import DepthAnythingPrior
 from align3r.pipeline.reconstruct import ReconstructConfig, reconstruct
+from align3r.prior.depth_anything import DepthAnythingPrior
 
 DA_V2 = {  # backbone width, depth, heads; neck widths (the released large / small checkpoints)
     "large": (1024, 24, 16, [256, 512, 1024, 1024], 256),

@@ -9,9 +9,24 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from align3r.geometry import (centred_intrinsics, check_shape, invert_pose, invert_similarity, nearest_rotation, pixel_grid, project_points,
-                              qwxyz_to_qxyzw, qxyzw_to_qwxyz, qxyzw_to_rotmat, rotation_angle, rotmat_to_qxyzw,
-                              similarity_matrix, transform_points, umeyama_alignment, unproject_depth)
+from align3r.geometry import (
+    centred_intrinsics,
+    check_shape,
+    invert_pose,
+    invert_similarity,
+    nearest_rotation,
+    pixel_grid,
+    project_points,
+    qwxyz_to_qxyzw,
+    qxyzw_to_qwxyz,
+    qxyzw_to_rotmat,
+    rotation_angle,
+    rotmat_to_qxyzw,
+    similarity_matrix,
+    transform_points,
+    umeyama_alignment,
+    unproject_depth,
+)
 
 F64 = torch.float64
 K = torch.tensor([[100.0, 0.0, 31.5], [0.0, 110.0, 23.5], [0.0, 0.0, 1.0]], dtype=F64)

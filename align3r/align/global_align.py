@@ -10,11 +10,10 @@ import numpy as np
 import torch
 
 from align3r.align.config import AlignConfig
-from align3r.align.motion import motion_masks
 from align3r.align.init import KeyframePrior, TreeInit, grow_spanning_tree, weighted_umeyama
 from align3r.align.known_cameras import KnownCameras, gauge, place_tree_on_poses
-from align3r.align.objective import (FlowTarget, alignment_loss, ego_flow_loss, ego_warp, flow_target,
-                                      temporal_loss)
+from align3r.align.motion import motion_masks
+from align3r.align.objective import FlowTarget, alignment_loss, ego_flow_loss, ego_warp, flow_target, temporal_loss
 from align3r.align.scene import FOCAL_BREAK, SceneParams, encode_rigid
 from align3r.errors import InputError
 from align3r.geometry import centred_intrinsics, transform_points, unproject_depth

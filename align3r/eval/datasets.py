@@ -15,10 +15,10 @@ from typing import ClassVar, Literal
 
 import numpy as np
 
-from align3r.io.formats import read_npy, read_npz, read_pfm
 from align3r.errors import InputError
 from align3r.eval.gt_files import read_dpt, read_png_depth, read_sintel_cam
 from align3r.eval.metrics import DEPTH_MAX
+from align3r.io.formats import read_npy, read_npz, read_pfm
 from align3r.io.trajectory import read_trajectory
 
 Task = Literal["depth", "pose"]

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from align3r.io.results import save_reconstruction
 from align3r.data.synthetic import SynthConfig, SyntheticSequence, generate_sequence
+from align3r.data.synthetic.simulated_prior import SimulatedPrior
 from align3r.eval.metrics import DepthMetrics, PoseMetrics, pose_metrics, video_depth_metrics
 from align3r.infer.preprocess import frame_transform, resize_map
-from align3r.data.synthetic.simulated_prior import SimulatedPrior
+from align3r.io.results import save_reconstruction
 from align3r.pipeline.reconstruct import ReconstructConfig, reconstruct
 from align3r.pipeline.resources import PER_SEQUENCE, Resources, ResourceSpec, load_resources
 from align3r.reconstruction import Reconstruction

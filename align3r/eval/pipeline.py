@@ -24,16 +24,16 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from align3r.io.formats import read_rgb
 from align3r.errors import InputError
 from align3r.eval.datasets import EvalDataset, Task
 from align3r.eval.predictions import PRIOR_ROW
+from align3r.io.formats import read_rgb
 from align3r.io.results import MANIFEST, save_reconstruction
+from align3r.pipeline.job import CACHE
+from align3r.pipeline.reconstruct import ReconstructConfig, reconstruct
+from align3r.pipeline.resources import PER_SEQUENCE, Resources, ResourceSpec, load_resources
 from align3r.prior import CachedPrior, PriorCache, load_prior
 from align3r.prior.base import PriorMap
-from align3r.pipeline.reconstruct import ReconstructConfig, reconstruct
-from align3r.pipeline.job import CACHE
-from align3r.pipeline.resources import PER_SEQUENCE, Resources, ResourceSpec, load_resources
 
 logger = logging.getLogger(__name__)
 

@@ -29,9 +29,16 @@ from tqdm import tqdm
 from align3r.errors import InputError
 from align3r.eval import predictions
 from align3r.eval.datasets import EvalDataset, Task
-from align3r.eval.metrics import (DepthAlign, DepthMetrics, SequenceAlignment, aligned_depth_metrics,
-                                  average_depth_metrics, fit_sequence_alignment, per_frame_depth_metrics,
-                                  pose_metrics)
+from align3r.eval.metrics import (
+    DepthAlign,
+    DepthMetrics,
+    SequenceAlignment,
+    aligned_depth_metrics,
+    average_depth_metrics,
+    fit_sequence_alignment,
+    per_frame_depth_metrics,
+    pose_metrics,
+)
 from align3r.eval.temporal import aligned_temporal_alignment_error
 
 logger = logging.getLogger(__name__)

@@ -16,8 +16,7 @@ import torch
 
 from align3r.atomic import atomic_write_bytes
 from align3r.errors import InputError
-from align3r.geometry import (check_shape, qwxyz_to_qxyzw, qxyzw_to_qwxyz, qxyzw_to_rotmat,
-                              rotmat_to_qxyzw)
+from align3r.geometry import check_shape, qwxyz_to_qxyzw, qxyzw_to_qwxyz, qxyzw_to_rotmat, rotmat_to_qxyzw
 
 TrajectoryFormat = Literal["official", "tum"]
 FORMATS: tuple[TrajectoryFormat, ...] = ("official", "tum")

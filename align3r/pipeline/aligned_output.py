@@ -18,8 +18,13 @@ from typing import Any
 import numpy as np
 
 from align3r.infer.preprocess import FrameTransform, resize_map
-from align3r.pipeline.aligned_prior import (AlignedPrior, PriorAlignConfig, aligned_prior_depth, apply_prior_fit,
-                                            confident_static)
+from align3r.pipeline.aligned_prior import (
+    AlignedPrior,
+    PriorAlignConfig,
+    aligned_prior_depth,
+    apply_prior_fit,
+    confident_static,
+)
 from align3r.pipeline.full_res import full_resolution
 from align3r.prior.base import PriorMap
 from align3r.reconstruction import Reconstruction

@@ -28,8 +28,8 @@ import torch.nn.functional as F
 from PIL import Image
 
 from align3r.errors import Align3rError, InputError, first_line
-from align3r.infer.preprocess import FrameTransform, restore_map, transform_intrinsics
 from align3r.hub import fetch_snapshot
+from align3r.infer.preprocess import FrameTransform, restore_map, transform_intrinsics
 from align3r.prior.network import SNAPSHOT_FILES, HubNetwork, frame_batches, import_transformers
 from align3r.reconstruction import Reconstruction
 

@@ -15,18 +15,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from align3r.align.config import PRESETS as ALIGN_PRESETS
 from align3r.errors import Align3rError, InputError
-from align3r.pipeline.full_res import full_resolution
 from align3r.infer.preprocess import FrameTransform, frame_transform
 from align3r.io.export.api import EXPORTS_FOLDER
+from align3r.io.known_inputs import KnownFiles
 from align3r.io.results import MANIFEST, save_reconstruction
 from align3r.io.video import FrameSelection, read_frames
-from align3r.io.known_inputs import KnownFiles
-from align3r.align.config import PRESETS as ALIGN_PRESETS
 from align3r.pipeline.aligned_output import aligned_prior_outputs
+from align3r.pipeline.full_res import full_resolution
+from align3r.pipeline.reconstruct import ReconstructConfig, network_size, reconstruct
 from align3r.pipeline.resources import Resources
 from align3r.prior import CachedPrior, PriorCache, PriorMap
-from align3r.pipeline.reconstruct import ReconstructConfig, network_size, reconstruct
 from align3r.reconstruction import Reconstruction
 
 logger = logging.getLogger(__name__)

@@ -28,18 +28,18 @@ from align3r.errors import InputError, ReconstructionError
 from align3r.geometry import centred_intrinsics, nearest_rotation
 from align3r.infer.flow import FlowEstimator, FlowName, load_flow
 from align3r.infer.graph import pair_graph
+from align3r.infer.pairs import PairPredictions
 from align3r.infer.preprocess import frame_transform, prepare_views, resize_map, resize_rgb
 from align3r.infer.runner import Precision, infer_pairs
-from align3r.infer.pairs import PairPredictions
 from align3r.infer.store import PairStore
 from align3r.io.known_inputs import KnownInputs
 from align3r.io.progress import Progress
+from align3r.model.network import Align3RNet
 from align3r.pipeline.aligned_prior import confident_static
 from align3r.pipeline.known_grid import known_cameras, network_intrinsics
 from align3r.pipeline.metric_scale import metric_factor, rescale
-from align3r.model.network import Align3RNet
-from align3r.prior.base import DepthPrior, PriorMap
 from align3r.pipeline.quality import quality_report
+from align3r.prior.base import DepthPrior, PriorMap
 from align3r.reconstruction import Reconstruction
 
 logger = logging.getLogger(__name__)

@@ -24,8 +24,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from align3r.io.formats import prior_focal, read_npy, read_pfm
 from align3r.errors import InputError
+from align3r.io.formats import prior_focal, read_npy, read_pfm
 from align3r.prior.base import PriorKind, PriorMap, check_frames
 
 logger = logging.getLogger(__name__)

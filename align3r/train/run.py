@@ -6,8 +6,8 @@ import logging
 
 import torch
 
-from align3r.data.crop import CropConfig
 from align3r.data.batches import PairBatches
+from align3r.data.crop import CropConfig
 from align3r.data.pairs import EpochMix, PairDataset, held_out_pairs
 from align3r.data.readers import make_reader
 from align3r.data.views import ViewConfig

@@ -4,8 +4,8 @@ from dataclasses import replace
 
 import numpy as np
 import torch
-
 from helpers.align_goldens import ALIGN_DATA, load_pairs
+
 from align3r.align.global_align import flow_targets
 from align3r.align.objective import ego_flow_loss, ego_warp, flow_target
 

@@ -5,11 +5,19 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from helpers.align_goldens import (
+    ALIGN_DATA,
+    ate,
+    check_initial_state,
+    check_loss_curve,
+    depth_rel,
+    load_pairs,
+    rotation_error_deg,
+    translation_rel,
+)
 
 from align3r.align.config import PRESETS
 from align3r.align.global_align import global_align
-from helpers.align_goldens import (ALIGN_DATA, ate, check_initial_state, check_loss_curve, depth_rel, load_pairs,
-                     rotation_error_deg, translation_rel)
 
 CASES = {  # case -> preset, flow on, final-state tolerances (README "Tolerances", item 4)
     "global8_demo_noflow": ("demo", False, dict(depth=(2e-3, 1e-2), rot=0.1, trans=1e-2, focal=1e-3)),

@@ -11,9 +11,18 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from helpers.align_goldens import (
+    ALIGN_DATA,
+    abs_rel_one_scale,
+    ate,
+    check_initial_state,
+    check_loss_curve,
+    depth_rel,
+    load_pairs,
+    rotation_error_deg,
+    translation_rel,
+)
 
-from helpers.align_goldens import (ALIGN_DATA, abs_rel_one_scale, ate, check_initial_state, check_loss_curve, depth_rel,
-                           load_pairs, rotation_error_deg, translation_rel)
 from align3r.align.config import PRESETS
 from align3r.align.global_align import global_align
 from align3r.align.hierarchical import hierarchical_align

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import roma
 import torch
-
 from helpers.align_goldens import ALIGN_DATA, abs_rel_one_scale, ate, load_pairs
 from helpers.synthetic_pairs import ROOM_HALF_SIZE, box_depth, trajectory
+
 from align3r.align.config import PRESETS, HierarchyConfig
 from align3r.align.global_align import global_align
 from align3r.align.hierarchical import clip_plan, hierarchical_align, scene_edges, stitch

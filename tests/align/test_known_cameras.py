@@ -6,9 +6,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
-
 from helpers.align_goldens import ALIGN_DATA, ate, load_pairs
 from helpers.synthetic_pairs import box_depth, trajectory
+
 from align3r.align.config import PRESETS, HierarchyConfig
 from align3r.align.global_align import global_align
 from align3r.align.hierarchical import hierarchical_align

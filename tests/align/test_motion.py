@@ -5,11 +5,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
-
 from helpers.align_goldens import ALIGN_DATA, load_pairs
+
 from align3r.align.config import PRESETS
-from align3r.align.motion import motion_masks
 from align3r.align.global_align import global_align
+from align3r.align.motion import motion_masks
 from align3r.errors import InputError
 
 

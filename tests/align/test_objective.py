@@ -8,8 +8,15 @@ import torch
 import torch.nn.functional as F
 
 from align3r.align import objective
-from align3r.align.objective import (alignment_loss, ego_flow, ego_flow_loss, ego_warp, flow_target,
-                                     homogeneous_pixels, temporal_loss)
+from align3r.align.objective import (
+    alignment_loss,
+    ego_flow,
+    ego_flow_loss,
+    ego_warp,
+    flow_target,
+    homogeneous_pixels,
+    temporal_loss,
+)
 from align3r.align.scene import decode_rigid, encode_rigid, signed_expm1, signed_log1p
 
 

@@ -5,9 +5,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
-
 from helpers.align_goldens import ate
 from helpers.synthetic_pairs import ROOM_HALF_SIZE, box_depth, trajectory
+
 from align3r.align.config import PRESETS
 from align3r.align.global_align import global_align
 from align3r.align.oracle import oracle_pairs

@@ -5,8 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from align3r.data.crop import (CropConfig, FrameArrays, crop_and_resize, crop_intrinsics, crop_to_principal_point,
-                               rescale_intrinsics, rescale_to_cover)
+from align3r.data.crop import (
+    CropConfig,
+    FrameArrays,
+    crop_and_resize,
+    crop_intrinsics,
+    crop_to_principal_point,
+    rescale_intrinsics,
+    rescale_to_cover,
+)
 from align3r.errors import InputError
 
 NO_AUG = CropConfig(aug_f=False, aug_crop=0)

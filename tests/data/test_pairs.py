@@ -9,11 +9,19 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from align3r.data.pairs import (AspectBatchSampler, EpochMix, Pair, PairDataset, held_out_pairs, pair_list, resample,
-                                symmetrize)
+from align3r.data.crop import CropConfig
+from align3r.data.pairs import (
+    AspectBatchSampler,
+    EpochMix,
+    Pair,
+    PairDataset,
+    held_out_pairs,
+    pair_list,
+    resample,
+    symmetrize,
+)
 from align3r.data.readers import make_reader
 from align3r.data.readers.write import write_proc_frame
-from align3r.data.crop import CropConfig
 from align3r.data.views import ViewConfig, collate_pairs
 from align3r.errors import InputError
 

@@ -9,9 +9,9 @@ import pytest
 from PIL import Image
 
 from align3r.data.readers import READERS, make_reader
-from align3r.io.formats import read_pfm, write_pfm
 from align3r.data.readers.write import write_proc_frame
 from align3r.errors import InputError
+from align3r.io.formats import read_pfm, write_pfm
 
 H, W = 12, 16
 F = np.diag([1.0, -1.0, -1.0, 1.0])

@@ -10,6 +10,7 @@ from align3r.data.crop import CropConfig
 from align3r.data.readers.base import FrameRecord
 from align3r.data.views import TEST_VIEW_CONFIG, ViewConfig, collate_pairs, gt_points_and_mask, make_view
 
+
 def _record(width: int = 170, height: int = 96, *, depth: np.ndarray | None = None) -> FrameRecord:
     rng = np.random.default_rng(0)
     c2w = np.eye(4, dtype=np.float32)

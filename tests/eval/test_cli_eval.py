@@ -9,12 +9,20 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from helpers.depth_goldens import approx_golden
+from helpers.eval_layouts import official_sequences, tiny_sequence, write_benchmark, write_predictions
 
 from align3r.cli import main
 from align3r.data.synthetic import SynthConfig, SyntheticSequence, generate_sequence, write_sequence
 from align3r.eval.datasets import DATASETS
-from align3r.eval.metrics import (average_depth_metrics, depth_valid_mask, fit_scale_weiszfeld,
-                                  fit_sequence_alignment, pose_metrics, video_depth_metrics)
+from align3r.eval.metrics import (
+    average_depth_metrics,
+    depth_valid_mask,
+    fit_scale_weiszfeld,
+    fit_sequence_alignment,
+    pose_metrics,
+    video_depth_metrics,
+)
 from align3r.eval.predictions import resize_depth
 from align3r.eval.protocol import PROTOCOLS
 from align3r.eval.temporal import aligned_temporal_alignment_error
@@ -22,8 +30,6 @@ from align3r.geometry import similarity_matrix
 from align3r.infer.preprocess import frame_transform
 from align3r.io.results import save_reconstruction
 from align3r.reconstruction import Reconstruction
-from helpers.depth_goldens import approx_golden
-from helpers.eval_layouts import official_sequences, tiny_sequence, write_benchmark, write_predictions
 
 GOLDEN = Path(__file__).parents[1] / "goldens" / "eval"
 DEPTH_KEYS = ("Abs Rel", "Sq Rel", "RMSE", "Log RMSE", "δ < 1.25", "δ < 1.25^2", "δ < 1.25^3")

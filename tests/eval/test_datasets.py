@@ -4,12 +4,12 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from helpers.eval_layouts import official_sequences, tiny_sequence, write_benchmark
 
 from align3r.errors import InputError
 from align3r.eval.datasets import DATASETS, SINTEL_SEQUENCES
 from align3r.eval.gt_files import SINTEL_TAG, read_dpt, read_png_depth, read_sintel_cam
 from align3r.eval.metrics import depth_valid_mask
-from helpers.eval_layouts import official_sequences, tiny_sequence, write_benchmark
 
 POSE_SETS = ("sintel", "bonn", "tum", "synthetic")
 

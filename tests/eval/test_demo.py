@@ -8,12 +8,12 @@ import pytest
 import yaml
 
 from align3r import load_model
-from align3r.io.results import load_reconstruction
 from align3r.cli import main
 from align3r.data.synthetic import generate_sequence
 from align3r.eval.demo import DEMO_VIDEO, HELD_OUT_SEED
 from align3r.eval.metrics import video_depth_metrics
 from align3r.infer.preprocess import frame_transform, resize_map
+from align3r.io.results import load_reconstruction
 from align3r.model.config import PRESETS
 
 

@@ -7,12 +7,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from helpers.depth_goldens import approx_golden
 
-from align3r.eval.metrics import (OFFICIAL_DEPTH_KEYS, average_depth_metrics, depth_valid_mask,
-                                  fit_scale_shift, per_frame_depth_metrics, pose_metrics,
-                                  video_depth_metrics)
+from align3r.eval.metrics import (
+    OFFICIAL_DEPTH_KEYS,
+    average_depth_metrics,
+    depth_valid_mask,
+    fit_scale_shift,
+    per_frame_depth_metrics,
+    pose_metrics,
+    video_depth_metrics,
+)
 from align3r.geometry import qxyzw_to_rotmat
 from align3r.io.trajectory import read_trajectory
 

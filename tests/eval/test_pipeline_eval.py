@@ -14,8 +14,8 @@ from align3r.eval.metrics import fit_sequence_alignment, video_depth_metrics
 from align3r.eval.pipeline import official_config, prior_depth
 from align3r.eval.temporal import aligned_temporal_alignment_error
 from align3r.infer import runner
-from align3r.model.config import PRESETS
 from align3r.model.checkpoint import save_pretrained
+from align3r.model.config import PRESETS
 from align3r.model.network import Align3RNet
 from align3r.prior import PriorMap, load_prior
 

@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from align3r.io.formats import write_pfm
 from align3r.data.synthetic import SynthConfig, SyntheticSequence, generate_sequence, write_sequence
 from align3r.eval.datasets import BONN_SEQUENCES, SINTEL_SEQUENCES
 from align3r.eval.gt_files import SINTEL_TAG
+from align3r.io.formats import write_pfm
 from align3r.io.trajectory import write_trajectory
 
 PNG_UNITS = {"bonn": 5000.0, "tum": 5000.0, "kitti": 256.0}

@@ -8,8 +8,16 @@ import pytest
 import torch
 
 from align3r.errors import InputError
-from align3r.infer.preprocess import (frame_transform, normalize_rgb, prepare_view, prepare_views, resize_map,
-                                      resize_rgb, restore_map, transform_intrinsics)
+from align3r.infer.preprocess import (
+    frame_transform,
+    normalize_rgb,
+    prepare_view,
+    prepare_views,
+    resize_map,
+    resize_rgb,
+    restore_map,
+    transform_intrinsics,
+)
 
 IMG_TOL = 1 / 127.5 + 1e-6
 PTS_TOL = 1e-4

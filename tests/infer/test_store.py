@@ -5,8 +5,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
-
 from helpers.align_goldens import ALIGN_DATA, depth_rel, load_pairs, rotation_error_deg, translation_rel
+
 from align3r.align.config import PRESETS
 from align3r.align.global_align import global_align
 from align3r.errors import InputError

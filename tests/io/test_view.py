@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from align3r.io.results import save_reconstruction
 from align3r.data.synthetic import SynthConfig, generate_sequence
+from align3r.io.results import save_reconstruction
 from align3r.reconstruction import Reconstruction
 
 viser = pytest.importorskip("viser")

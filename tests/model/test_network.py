@@ -4,11 +4,19 @@ import json
 
 import pytest
 import torch
-from helpers.model_goldens import (GOLDEN_CASES, MODEL_DATA, assert_golden, assert_matches_golden_outputs,
-                           golden_model, golden_outputs, golden_views)
+from helpers.model_goldens import (
+    GOLDEN_CASES,
+    MODEL_DATA,
+    assert_golden,
+    assert_matches_golden_outputs,
+    golden_model,
+    golden_outputs,
+    golden_views,
+)
 
 from align3r.model.config import PRESETS
 from align3r.model.network import Align3RNet
+
 
 @pytest.mark.parametrize("case", GOLDEN_CASES)
 def test_forward_reproduces_official_outputs(case, device):

@@ -3,13 +3,13 @@ written as output folders (network grid and the prior's own grid) that the reade
 
 import numpy as np
 import pytest
+from helpers.job_fixtures import job, oracle, run, sequence  # noqa: F401  (fixtures)
 from PIL import Image
 
 from align3r.cli import main
 from align3r.infer.preprocess import frame_transform
 from align3r.io.results import load_reconstruction
 from align3r.pipeline.full_res import full_resolution
-from helpers.job_fixtures import job, oracle, run, sequence  # noqa: F401  (fixtures)
 
 FLICKER = np.array([1.0, 1.25, 0.8, 1.0, 1.1, 0.9])
 """The prior's per-frame scale error: prior depth = true depth / FLICKER."""

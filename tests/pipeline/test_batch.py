@@ -7,13 +7,13 @@ import sys
 
 import numpy as np
 import pytest
+from helpers.job_fixtures import FAST, job, oracle, sequence  # noqa: F401  (fixtures: written sequence, exact pairs)
 
-from align3r.io.results import load_reconstruction
-from align3r.pipeline.batch import Shard, read_video_list
 from align3r.cli import main
 from align3r.errors import InputError
+from align3r.io.results import load_reconstruction
 from align3r.io.trajectory import read_trajectory
-from helpers.job_fixtures import FAST, job, oracle, sequence  # noqa: F401  (fixtures: written sequence, exact pairs)
+from align3r.pipeline.batch import Shard, read_video_list
 
 
 @pytest.fixture

@@ -9,19 +9,18 @@ import logging
 import numpy as np
 import pytest
 import torch
+from helpers.job_fixtures import job, run  # noqa: F401  (fixtures: this module's `sequence` written, `align3r run`)
 
-from align3r.io.results import load_reconstruction
 from align3r.data.synthetic import SynthConfig, generate_sequence
 from align3r.data.synthetic.render import pixel_rays, trace
 from align3r.data.synthetic.sequence import build_scene
 from align3r.geometry import invert_pose, transform_points, unproject_depth
 from align3r.infer import runner
-from align3r.pipeline.full_res import (FullResOptions, fit_scale_shift, full_resolution, load_refiner,
-                                    restore_intrinsics)
-from align3r.infer.preprocess import frame_transform, transform_intrinsics
 from align3r.infer.pairs import PairPredictions
+from align3r.infer.preprocess import frame_transform, transform_intrinsics
+from align3r.io.results import load_reconstruction
+from align3r.pipeline.full_res import FullResOptions, fit_scale_shift, full_resolution, load_refiner, restore_intrinsics
 from align3r.reconstruction import Reconstruction
-from helpers.job_fixtures import job, run  # noqa: F401  (fixtures: this module's `sequence` written, `align3r run`)
 
 CONFIG = SynthConfig(frames=4, width=160, height=100, seed=3, setting="indoor")
 BORDER = 10  # original rows above and below the crop

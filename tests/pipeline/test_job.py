@@ -9,15 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers.job_fixtures import FAST, job, oracle, run, sequence  # noqa: F401  (fixtures)
 from PIL import Image
 
-from align3r.io.results import load_reconstruction
 from align3r.cli import main
 from align3r.infer import runner
 from align3r.infer.graph import pair_graph
 from align3r.infer.store import PairStore
+from align3r.io.results import load_reconstruction
 from align3r.io.trajectory import read_trajectory, write_trajectory
-from helpers.job_fixtures import FAST, job, oracle, run, sequence  # noqa: F401  (fixtures)
+
 
 def test_run_writes_a_complete_output_folder(job, sequence, tmp_path, capsys):
     assert run(job, tmp_path / "out") == 0

@@ -2,17 +2,16 @@
 
 import numpy as np
 import pytest
+from helpers.job_fixtures import job, oracle, run, sequence  # noqa: F401  (fixtures: written sequence, exact pairs)
 
-from align3r.errors import ReconstructionError
-from align3r.io.results import load_reconstruction
 from align3r.data.synthetic.simulated_prior import SimulatedPrior
-from align3r.errors import InputError
+from align3r.errors import InputError, ReconstructionError
+from align3r.io.results import load_reconstruction
 from align3r.model.config import PRESETS
 from align3r.model.network import Align3RNet
 from align3r.pipeline.metric_scale import metric_factor, rescale
 from align3r.pipeline.reconstruct import ReconstructConfig, reconstruct
 from align3r.reconstruction import Reconstruction
-from helpers.job_fixtures import job, oracle, run, sequence  # noqa: F401  (fixtures: written sequence, exact pairs)
 
 
 def test_factor_is_the_median_ratio_and_ignores_what_is_not_usable():

@@ -8,6 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from helpers.job_fixtures import job, oracle, run, sequence  # noqa: F401  (fixtures)
 from PIL import Image
 
 from align3r.geometry import invert_pose, pixel_grid, project_points, transform_points, unproject_depth
@@ -17,7 +18,6 @@ from align3r.pipeline.consistency import neighbour_consistency
 from align3r.pipeline.quality import prior_scales, quality_report
 from align3r.prior.base import PriorMap
 from align3r.reconstruction import Reconstruction
-from helpers.job_fixtures import job, oracle, run, sequence  # noqa: F401  (fixtures)
 
 FLICKER = np.array([1.0, 1.2, 0.9, 1.1, 0.8, 1.05])
 """A per-frame scale error of a prior."""

@@ -8,8 +8,9 @@ from PIL import Image
 
 transformers = pytest.importorskip("transformers")
 
-from align3r.prior.depth_anything import DepthAnythingPrior  # noqa: E402
 from transformers.models.dpt.image_processing_pil_dpt import DPTImageProcessorPil  # noqa: E402
+
+from align3r.prior.depth_anything import DepthAnythingPrior  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,8 @@ import cv2
 import numpy as np
 import pytest
 
-from align3r.io.formats import write_pfm
 from align3r.errors import InputError
+from align3r.io.formats import write_pfm
 from align3r.prior.files import PNG_SCALE, FilesPrior
 
 H, W = 12, 20

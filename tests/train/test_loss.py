@@ -7,8 +7,13 @@ import pytest
 import torch
 
 from align3r.model.network import PairPrediction
-from align3r.train.loss import (PairTarget, confidence_loss, normalised_errors, regression_loss,
-                                scale_shift_invariant_loss)
+from align3r.train.loss import (
+    PairTarget,
+    confidence_loss,
+    normalised_errors,
+    regression_loss,
+    scale_shift_invariant_loss,
+)
 
 DATA = Path(__file__).parents[1] / "goldens" / "train"
 OFFICIAL_DETAILS = {"conf_loss_1": "conf_loss_i", "conf_loss2": "conf_loss_j",  # (sic) official names

@@ -5,8 +5,7 @@ import torch
 
 from align3r.model.config import PRESETS
 from align3r.model.network import Align3RNet
-from align3r.train.optim import (ALL_BUT_PRIOR_BRANCH, OFFICIAL_TRAINABLE, apply_trainable, learning_rate,
-                                 param_groups)
+from align3r.train.optim import ALL_BUT_PRIOR_BRANCH, OFFICIAL_TRAINABLE, apply_trainable, learning_rate, param_groups
 
 
 @pytest.fixture(scope="module")

@@ -12,11 +12,11 @@ import yaml
 from align3r import load_model
 from align3r.cli import main
 from align3r.data.synthetic import SynthConfig, generate_sequence, write_sequence
+from align3r.model.config import PRESETS
+from align3r.model.network import Align3RNet
 from align3r.settings import load_yaml
 from align3r.train.config import TrainConfig
 from align3r.train.optim import ALL_BUT_PRIOR_BRANCH
-from align3r.model.config import PRESETS
-from align3r.model.network import Align3RNet
 from align3r.train.run import build_model
 
 

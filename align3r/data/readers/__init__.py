@@ -6,8 +6,14 @@ from pathlib import Path
 from typing import Any
 
 from align3r.data.readers.base import FrameRecord, Sequence, SequenceReader
-from align3r.data.readers.official import (PointOdysseyReader, ProcReader, SceneFlowReader, SpringReader,
-                                           TartanAirReader, VKITTI2Reader)
+from align3r.data.readers.official import (
+    PointOdysseyReader,
+    ProcReader,
+    SceneFlowReader,
+    SpringReader,
+    TartanAirReader,
+    VKITTI2Reader,
+)
 from align3r.data.readers.synthetic import SyntheticReader
 from align3r.errors import InputError
 

@@ -9,8 +9,8 @@ from typing import ClassVar, Literal, get_args
 
 import numpy as np
 
-from align3r.io.formats import prior_focal, read_npz
 from align3r.errors import InputError
+from align3r.io.formats import prior_focal, read_npz
 
 logger = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from typing import ClassVar
 import numpy as np
 
 from align3r.data.readers.base import FrameRecord, SequenceReader, check_matrix, check_size, masked_depth, read_prior
-from align3r.io.formats import read_npy, read_npz, read_rgb
 from align3r.errors import InputError
+from align3r.io.formats import read_npy, read_npz, read_rgb
 
 
 class SyntheticReader(SequenceReader):

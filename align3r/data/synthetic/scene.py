@@ -14,8 +14,13 @@ from typing import Literal
 import numpy as np
 
 from align3r.data.synthetic.textures import Material, sample_material
-from align3r.data.synthetic.trajectories import (CameraMotion, camera_trajectory, normalised_time,
-                                                 object_trajectory, yaw_matrix)
+from align3r.data.synthetic.trajectories import (
+    CameraMotion,
+    camera_trajectory,
+    normalised_time,
+    object_trajectory,
+    yaw_matrix,
+)
 
 Kind = Literal["box", "sphere", "cylinder", "plane"]
 Setting = Literal["indoor", "outdoor"]

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from align3r.errors import require
 from align3r.atomic import atomic_write_bytes
+from align3r.errors import require
 from align3r.geometry import transform_points
 from align3r.io.export.frames import FramePoints, FrameSource, colourise, frame_points
 from align3r.io.export.options import ExportOptions, check_destination, staged_folder

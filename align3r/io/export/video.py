@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from align3r.errors import require
 from align3r.atomic import atomic_write
+from align3r.errors import require
 from align3r.io.export.frames import FrameSource, colourise, sampled_range
 from align3r.io.export.options import ExportOptions, check_destination
 

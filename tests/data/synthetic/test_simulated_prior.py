@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
+from align3r.data.synthetic.simulated_prior import SimulatedPrior
 from align3r.errors import InputError
 from align3r.prior import load_prior
 from align3r.prior.base import PriorMap
-from align3r.data.synthetic.simulated_prior import SimulatedPrior
 
 
 def test_in_memory_lookup_by_frame_name():

@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 from align3r.cli import main
-from align3r.data.synthetic import SynthConfig, generate_sequence, read_sequence, write_sequence
-from align3r.data.synthetic import writer
+from align3r.data.synthetic import SynthConfig, generate_sequence, read_sequence, write_sequence, writer
 from align3r.errors import InputError
 
 CONFIG = SynthConfig(frames=3, width=48, height=32, seed=12)

@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from helpers.model_goldens import recipe_draw, recipe_tensor
 
 from align3r.errors import CheckpointError, ModelNotFoundError
