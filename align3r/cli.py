@@ -295,7 +295,7 @@ def _run_eval(args: argparse.Namespace) -> int:
                                    niter=args.niter, flow=args.flow)
     result = run_benchmark(BenchmarkJob(task=args.task, dataset=args.dataset, root=args.root, out=args.out,
                                         pred=args.pred, pipeline=pipeline, protocol=args.protocol,
-                                        overwrite=args.overwrite, quiet=args.quiet))
+                                        overwrite=args.overwrite))
     first = next(iter(result.average))
     print(f"{args.task} {args.dataset} ({PROTOCOLS[result.protocol]}): {len(result.sequences)} sequences, "
           f"{first} {result.average[first]:.4f} -> {args.out}/metrics.json, metrics.md")

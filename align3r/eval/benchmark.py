@@ -32,8 +32,6 @@ class BenchmarkJob:
     """None: the task's official protocol (depth `scale-shift`, pose `sim3`)."""
     overwrite: bool = False
     """replace metrics already in `out`; with `pipeline`, also reconstruct every sequence afresh."""
-    quiet: bool = False
-    """no progress bar."""
 
 
 def run_benchmark(job: BenchmarkJob) -> BenchmarkResult:
@@ -65,10 +63,10 @@ def run_benchmark(job: BenchmarkJob) -> BenchmarkResult:
     pred = job.pred
     if job.pipeline is not None:
         pred = job.out / "predictions"
-        predict_benchmark(dataset, job.task, job.pipeline, pred, overwrite=job.overwrite, quiet=job.quiet)
+        predict_benchmark(dataset, job.task, job.pipeline, pred, overwrite=job.overwrite)
     if job.task == "depth":
-        result = evaluate_depth(dataset, pred, protocol, quiet=job.quiet)
+        result = evaluate_depth(dataset, pred, protocol)
     else:
-        result = evaluate_pose(dataset, pred, quiet=job.quiet)
+        result = evaluate_pose(dataset, pred)
     write_report(result, job.out)
     return result

@@ -71,7 +71,7 @@ def run_demo(out: str | os.PathLike, *, video: SynthConfig = DEMO_VIDEO, resourc
 def report(result: DemoResult) -> str:
     """A markdown table of the scores."""
     lines = ["| | Abs Rel | δ<1.25 | ATE | RPE trans | RPE rot (°) |", "|---|---:|---:|---:|---:|---:|",
-             f"| align3r (tiny) | {result.depth.abs_rel:.4f} | {result.depth.delta1:.4f} | {result.pose.ate:.4f} | "
-             f"{result.pose.rpe_trans:.4f} | {result.pose.rpe_rot_deg:.3f} |",
+             (f"| align3r (tiny) | {result.depth.abs_rel:.4f} | {result.depth.delta1:.4f} | {result.pose.ate:.4f} | "
+             f"{result.pose.rpe_trans:.4f} | {result.pose.rpe_rot_deg:.3f} |"),
              f"| prior alone | {result.prior_depth.abs_rel:.4f} | {result.prior_depth.delta1:.4f} | – | – | – |"]
     return "\n".join(lines)

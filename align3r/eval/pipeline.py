@@ -17,17 +17,16 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from align3r.errors import InputError
 from align3r.eval.datasets import EvalDataset, Task
 from align3r.eval.predictions import PRIOR_ROW
 from align3r.io.formats import read_rgb
+from align3r.io.progress import track
 from align3r.io.results import MANIFEST, save_reconstruction
 from align3r.pipeline.job import CACHE
 from align3r.pipeline.reconstruct import ReconstructConfig, reconstruct
@@ -131,7 +130,7 @@ def pipeline_resources(task: Task, dataset: str, options: PipelineOptions) -> Re
 
 
 def predict_benchmark(dataset: EvalDataset, task: Task, options: PipelineOptions, pred_root: Path, *,
-                      resources: Resources | None = None, overwrite: bool = False, quiet: bool = False) -> None:
+                      resources: Resources | None = None, overwrite: bool = False) -> None:
     """Reconstruct every sequence of `dataset` for `task` into `pred_root/<sequence>/` (our output layout).
 
     A sequence finished with the same `eval_settings` is skipped, one finished with others is
@@ -144,8 +143,8 @@ def predict_benchmark(dataset: EvalDataset, task: Task, options: PipelineOptions
     config = _config(task, dataset.name, options)
     settings = eval_settings(options, config)
     resources = resources or pipeline_resources(task, dataset.name, options)
-    for sequence in tqdm(dataset.sequences(), desc=f"reconstruct {dataset.name}", unit="seq",
-                         disable=quiet or not sys.stderr.isatty()):
+    sequences = dataset.sequences()
+    for sequence in track(sequences, stage=f"reconstruct {dataset.name}", total=len(sequences), unit="seq"):
         folder = pred_root / sequence
         if overwrite:
             shutil.rmtree(folder, ignore_errors=True)

@@ -18,13 +18,11 @@ Pose (§2.4): Sim(3) alignment, ATE / RPE per sequence, the dataset average a pl
 from __future__ import annotations
 
 import logging
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from tqdm import tqdm
 
 from align3r.errors import InputError
 from align3r.eval import predictions
@@ -40,6 +38,7 @@ from align3r.eval.metrics import (
     pose_metrics,
 )
 from align3r.eval.temporal import aligned_temporal_alignment_error
+from align3r.io.progress import track
 
 logger = logging.getLogger(__name__)
 
@@ -132,10 +131,6 @@ def sequence_depth_metrics(pred: np.ndarray, gt: np.ndarray, protocol: ProtocolN
     return aligned_depth_metrics(pred, gt, alignment, depth_max=depth_max), alignment
 
 
-def _progress(sequences: list[str], task: Task, quiet: bool) -> tqdm:
-    return tqdm(sequences, desc=f"eval {task}", unit="seq", disable=quiet or not sys.stderr.isatty())
-
-
 def _row_values(pred: np.ndarray, gt: np.ndarray, protocol: ProtocolName, cameras: tuple[np.ndarray, np.ndarray] | None,
                 depth_max: float) -> tuple[DepthMetrics, dict[str, float]]:
     """One row of one sequence: its DepthMetrics and the table's values (TAE when `cameras` are given)."""
@@ -164,8 +159,7 @@ def _common_rows(plans: dict[str, predictions.SequencePrediction]) -> list[str]:
     return [row for row in predictions.ROW_ORDER if row in common]
 
 
-def evaluate_depth(dataset: EvalDataset, pred_root: Path, protocol: ProtocolName = "scale-shift", *,
-                   quiet: bool = False) -> BenchmarkResult:
+def evaluate_depth(dataset: EvalDataset, pred_root: Path, protocol: ProtocolName = "scale-shift") -> BenchmarkResult:
     """Depth metrics (and TAE) of every depth row of the saved predictions in `pred_root` against `dataset`.
 
     Every sequence's prediction folder is checked before any metric is computed.
@@ -179,7 +173,7 @@ def evaluate_depth(dataset: EvalDataset, pred_root: Path, protocol: ProtocolName
     rows = _common_rows(plans)
     metrics: dict[str, list[DepthMetrics]] = {row: [] for row in rows}
     values: dict[str, dict[str, dict[str, float]]] = {row: {} for row in rows}
-    for sequence in _progress(sequences, "depth", quiet):
+    for sequence in track(sequences, stage="eval depth", total=len(sequences), unit="seq"):
         gt = dataset.depth_gt(sequence)
         cameras = dataset.depth_cameras(sequence)
         plan = plans[sequence]
@@ -199,7 +193,7 @@ def evaluate_depth(dataset: EvalDataset, pred_root: Path, protocol: ProtocolName
                            missing=tuple(dataset.missing_sequences()))
 
 
-def evaluate_pose(dataset: EvalDataset, pred_root: Path, *, quiet: bool = False) -> BenchmarkResult:
+def evaluate_pose(dataset: EvalDataset, pred_root: Path) -> BenchmarkResult:
     """ATE / RPE of the saved trajectories in `pred_root` against `dataset` (plain mean over sequences).
 
     Raises:
@@ -211,7 +205,7 @@ def evaluate_pose(dataset: EvalDataset, pred_root: Path, *, quiet: bool = False)
     folders = {s: predictions.prediction_folder(pred_root, s) for s in sequences}
     trajectories = {s: predictions.read_poses(folders[s], len(dataset.image_paths(s, "pose"))) for s in sequences}
     results = {}
-    for sequence in _progress(sequences, "pose", quiet):
+    for sequence in track(sequences, stage="eval pose", total=len(sequences), unit="seq"):
         try:
             metrics = pose_metrics(trajectories[sequence], dataset.pose_gt(sequence))
         except ValueError as err:
