@@ -52,10 +52,12 @@ class Reconstruction:
     def num_frames(self) -> int:
         return self.depths.shape[0]
 
-    def points_world(self) -> np.ndarray:
-        """(N, H, W, 3) float32 world point of every pixel."""
-        pts = transform_points(torch.from_numpy(self.poses_c2w),
-                               unproject_depth(torch.from_numpy(self.depths).double(), torch.from_numpy(self.intrinsics)))
+    def points_world(self, frames: np.ndarray | None = None) -> np.ndarray:
+        """(F, H, W, 3) float32 world point of every pixel of `frames` (F indices; None: all N)."""
+        pick = slice(None) if frames is None else frames
+        pts = transform_points(torch.from_numpy(self.poses_c2w[pick]),
+                               unproject_depth(torch.from_numpy(self.depths[pick]).double(),
+                                               torch.from_numpy(self.intrinsics[pick])))
         return pts.float().numpy()
 
     def __eq__(self, other: object) -> bool:

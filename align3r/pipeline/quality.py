@@ -42,15 +42,15 @@ def edge_residuals(rec: Reconstruction, pairs: PairPredictions) -> np.ndarray:
     Returns:
         (E,) float64 relative residuals.
     """
-    world = torch.from_numpy(rec.points_world()).double()
-    edges = pairs.edges.long()
+    frames, edges = torch.unique(pairs.edges.long(), return_inverse=True)  # edges: (E, 2) rows of `world`
+    world = torch.from_numpy(rec.points_world(frames.numpy())).double()  # only the frames of these edges
     src = torch.cat([pairs.pts3d_i_in_i, pairs.pts3d_j_in_i], dim=1).double().flatten(1, 2)  # (E, 2HW, 3)
     dst = torch.cat([world[edges[:, 0]], world[edges[:, 1]]], dim=1).flatten(1, 2)
     weights = torch.cat([pairs.conf_i, pairs.conf_j], dim=1).double().flatten(1).log()
     scale, rot, trans = umeyama_alignment(src, dst, weights=weights)
     fitted = scale[:, None, None] * (src @ rot.transpose(1, 2)) + trans[:, None]
     distance = (fitted - dst).norm(dim=-1).median(dim=1).values
-    depth_i = torch.from_numpy(rec.depths).double()[edges[:, 0]].flatten(1).median(dim=1).values
+    depth_i = torch.from_numpy(rec.depths[pairs.edges[:, 0].numpy()]).double().flatten(1).median(dim=1).values
     return (distance / depth_i).numpy()
 
 
