@@ -36,7 +36,6 @@ from align3r.io.known_inputs import KnownInputs
 from align3r.io.progress import Progress
 from align3r.model.network import Align3RNet
 from align3r.pipeline.aligned_prior import confident_static
-from align3r.pipeline.heap import release_freed_heap
 from align3r.pipeline.known_grid import known_cameras, network_intrinsics
 from align3r.pipeline.metric_scale import metric_factor, rescale
 from align3r.pipeline.quality import quality_report
@@ -256,8 +255,7 @@ def reconstruct(frames: np.ndarray, model: Align3RNet, prior: DepthPrior, config
         if mode == "global":
             result = global_align(source(pair_graph(len(frames), config.graph)), align_config, known=cameras)
         else:
-            result = hierarchical_align(source, len(frames), align_config, hierarchy, known=cameras,
-                                        on_scene=lambda _, __: release_freed_heap())
+            result = hierarchical_align(source, len(frames), align_config, hierarchy, known=cameras)
         timings["pairs_and_align_s"] = time.perf_counter() - start
         if not (torch.isfinite(result.c2w).all() and torch.isfinite(result.depths).all()):
             raise ReconstructionError("alignment produced non-finite cameras or depths: the network's pair "

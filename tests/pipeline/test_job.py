@@ -12,8 +12,6 @@ import torch
 from helpers.job_fixtures import FAST, job, oracle, run, sequence  # noqa: F401  (fixtures)
 from PIL import Image
 
-from align3r.align.config import PRESETS as ALIGN_PRESETS
-from align3r.align.hierarchical import scene_edges
 from align3r.cli import main
 from align3r.infer import runner
 from align3r.infer.graph import pair_graph
@@ -266,7 +264,7 @@ def run_with(job, out, *args) -> int:  # noqa: F811
 
 
 def test_each_directed_flow_is_computed_once(job, tmp_path, monkeypatch):  # noqa: F811
-    from align3r.infer.flow import dis
+    import align3r.infer.flow.dis as dis
 
     computed = []
 
@@ -372,13 +370,3 @@ def test_the_precision_is_recorded(job, tmp_path):  # noqa: F811
     assert run(job, tmp_path / "bf16", "--precision", "bf16") == 0
     assert load_reconstruction(tmp_path / "default").meta["config"]["precision"] == "fp32"  # the official
     assert load_reconstruction(tmp_path / "bf16").meta["config"]["precision"] == "bf16"
-
-
-@pytest.mark.parametrize("mode", ["global", "hierarchical"])
-def test_hierarchical_runs_trim_the_heap_after_every_clip(job, tmp_path, monkeypatch, mode):
-    """One `release_freed_heap` per clip and one for the keyframe scene; none in global mode."""
-    calls = []
-    monkeypatch.setattr("align3r.pipeline.reconstruct.release_freed_heap", lambda: calls.append(1))
-    assert run(job, tmp_path / "out", "--mode", mode) == 0
-    scenes = len(scene_edges(6, ALIGN_PRESETS["align3r"][1]))
-    assert scenes == 3 and len(calls) == (scenes if mode == "hierarchical" else 0)  # keyframes, 2 clips
