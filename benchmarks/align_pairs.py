@@ -13,6 +13,7 @@ import argparse
 import json
 import time
 from dataclasses import asdict, replace
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -27,17 +28,29 @@ from align3r.infer.pairs import PairPredictions
 PAIR_KEYS = ("pts3d_i_in_i", "pts3d_j_in_i", "conf_i", "conf_j", "flow_ij", "flow_ji")
 
 
-def pair_loader(path: str):
-    """Edges (E, 2) -> their predictions from a pairs npz (held in memory once)."""
-    data = dict(np.load(path))
-    rows = {edge: r for r, edge in enumerate(zip(data["i"].tolist(), data["j"].tolist()))}
+def read_pairs(path: str | Path) -> PairPredictions:
+    """Every edge of a pairs npz in the goldens' layout (keys it lacks, e.g. flows, are None)."""
+    data = np.load(path)
+    arrays = {k: torch.from_numpy(data[k]) if k in data.files else None for k in PAIR_KEYS}
+    return PairPredictions(torch.from_numpy(np.stack([data["i"], data["j"]], 1)), **arrays)
+
+
+def loader_of(pairs: PairPredictions):
+    """Edges (E, 2) -> their predictions, picked from `pairs` held in memory (a `PairLoader`)."""
+    rows = {edge: r for r, edge in enumerate(map(tuple, pairs.edges.tolist()))}
 
     def load(edges: np.ndarray) -> PairPredictions:
-        pick = np.array([rows[tuple(e)] for e in edges.tolist()])
-        arrays = {k: torch.from_numpy(data[k][pick]) if k in data else None for k in PAIR_KEYS}
+        pick = torch.tensor([rows[edge] for edge in map(tuple, edges.tolist())])
+        arrays = {k: None if getattr(pairs, k) is None else getattr(pairs, k)[pick] for k in PAIR_KEYS}
         return PairPredictions(torch.from_numpy(edges.astype(np.int64)), **arrays)
 
-    return load, int(max(data["i"].max(), data["j"].max())) + 1
+    return load
+
+
+def pair_loader(path: str):
+    """(`loader_of` the pairs npz at `path`, its number of frames)."""
+    pairs = read_pairs(path)
+    return loader_of(pairs), pairs.num_frames
 
 
 def scene_outputs(k: int, result: AlignResult) -> dict[str, np.ndarray]:

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from align_pairs import loader_of, read_pairs
 
 from align3r.align.config import PRESETS
 from align3r.align.global_align import global_align
@@ -79,26 +80,6 @@ def ego_flow_pairs(num_frames: int, height: int, width: int, edges: np.ndarray) 
     return replace(pairs, flow_ij=flow_ij, flow_ji=flow_ji)
 
 
-def loader_of(pairs: PairPredictions):
-    """A hierarchical `PairLoader` over pairs held in memory."""
-    rows = {edge: r for r, edge in enumerate(map(tuple, pairs.edges.tolist()))}
-
-    def load(edges: np.ndarray) -> PairPredictions:
-        pick = torch.tensor([rows[edge] for edge in map(tuple, edges.tolist())])
-        return PairPredictions(torch.from_numpy(edges.astype(np.int64)), pairs.pts3d_i_in_i[pick],
-                               pairs.pts3d_j_in_i[pick], pairs.conf_i[pick], pairs.conf_j[pick],
-                               pairs.flow_ij[pick], pairs.flow_ji[pick])
-
-    return load
-
-
-def golden_pairs(name: str) -> PairPredictions:
-    data = np.load(GOLDEN / f"{name}_pairs.npz")
-    arrays = {k: torch.from_numpy(data[k]) for k in ("pts3d_i_in_i", "pts3d_j_in_i", "conf_i",
-                                                      "conf_j", "flow_ij", "flow_ji")}
-    return PairPredictions(torch.from_numpy(np.stack([data["i"], data["j"]], 1)), **arrays)
-
-
 def global_run(pairs: PairPredictions, config) -> None:
     """Motion masks (the flow precompute of the official construction) + global alignment."""
     masks = motion_masks(pairs, config) if config.flow_weight > 0 else None
@@ -115,7 +96,7 @@ def official_cases(repeats: int) -> None:
     Ours is timed from the pairs in memory to the aligned scene, motion masks included.
     """
     demo, hierarchy = PRESETS["demo"]
-    global8, hier24 = golden_pairs("global8"), golden_pairs("hier24")
+    global8, hier24 = read_pairs(GOLDEN / "global8_pairs.npz"), read_pairs(GOLDEN / "hier24_pairs.npz")
     global40 = ego_flow_pairs(40, 96, 128, pair_graph(40, GLOBAL_GRAPH))
     hier100_edges = np.unique(np.concatenate(scene_edges(100, hierarchy)), axis=0)
     hier100 = loader_of(ego_flow_pairs(100, 64, 96, hier100_edges))
