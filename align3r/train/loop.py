@@ -72,6 +72,14 @@ def init_distributed(device: str | None = None) -> Distributed:
     return Distributed(dist.get_rank() if world > 1 else 0, world, chosen)
 
 
+def end_distributed(env: Distributed) -> None:
+    """Leave the process group together: without this, a rank that exits while another still has a
+    gloo connection open can abort it (SIGABRT at interpreter exit)."""
+    if env.world > 1 and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def _to_device(view: View, device: torch.device) -> View:
     return {k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in view.items()}
 

@@ -17,7 +17,7 @@ from align3r.model.config import PRESETS
 from align3r.model.network import Align3RNet
 from align3r.train.checkpoint import Progress
 from align3r.train.config import TrainConfig
-from align3r.train.loop import Distributed, fit, init_distributed
+from align3r.train.loop import Distributed, end_distributed, fit, init_distributed
 
 logger = logging.getLogger(__name__)
 
@@ -66,4 +66,6 @@ def train(config: TrainConfig, *, resume: bool = False, device: str | None = Non
     env = init_distributed(device)
     train_source, test_sources = build_sources(config, env)
     logger.info("rank %d/%d on %s: %d micro-batches per epoch", env.rank, env.world, env.device, len(train_source))
-    return fit(config, build_model(config), train_source, test_sources, env, resume=resume)
+    progress = fit(config, build_model(config), train_source, test_sources, env, resume=resume)
+    end_distributed(env)
+    return progress

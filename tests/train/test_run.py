@@ -70,7 +70,7 @@ def test_torchrun_ddp_equals_one_process_with_the_global_batch(sequences, tmp_pa
     result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
                              "--nproc-per-node", "2", "-m", "align3r", "train", str(ddp)],
                             capture_output=True, text=True, env=env, timeout=300)
-    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.returncode == 0, result.stderr  # whole: a rank's own abort message comes before torchrun's summary
     assert result.stdout.count("trained to epoch 1") == 1  # rank 0 only
     single = write_config(tmp_path / "one.yaml", sequences, tmp_path / "one", batch_size=2, **common)
     assert main(["train", str(single)]) == 0
