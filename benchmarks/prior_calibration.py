@@ -43,6 +43,7 @@ from align3r.data.synthetic import (
 )
 from align3r.eval.metrics import (
     DepthMetrics,
+    align_in_disparity,
     average_depth_metrics,
     depth_valid_mask,
     per_frame_depth_metrics,
@@ -52,8 +53,6 @@ from align3r.eval.temporal import temporal_alignment_error
 
 HELD_OUT_SEED = 20_000
 DEPTH_MAX = 70.0  # Sintel's bound (the official default); our indoor rooms lie well within it
-DISP_MIN = 1e-3  # the official clip of the disparity before and after alignment
-DEPTH_MIN = 1e-3  # the official clip of the aligned depth
 
 
 @dataclass(frozen=True)
@@ -92,25 +91,6 @@ PUBLISHED = (
     Published("depth-pro", "outdoor", "depth", 0.29, 0.628, None,
               "Depth Pro, 6 Sintel sequences (ViPE, Table 3); reference only, Sintel is not our outdoor"),
 )
-
-
-def align_in_disparity(disparity: np.ndarray, gt: np.ndarray, *, depth_max: float) -> np.ndarray:
-    """The DepthCrafter / Video Depth Anything alignment: one scale and shift per video in disparity.
-
-    Args:
-        disparity: (N, H, W) predicted inverse depth up to an affine map.
-        gt: (N, H, W) ground-truth depth; valid where 1e-3 < gt < depth_max.
-        depth_max: validity bound and clip value.
-
-    Returns:
-        (N, H, W) float64 aligned depth in [1e-3, depth_max].
-    """
-    valid = depth_valid_mask(gt, depth_max=depth_max)
-    disparity = np.clip(disparity.astype(np.float64), DISP_MIN, None)
-    design = np.stack([disparity[valid], np.ones(int(valid.sum()))], axis=1)
-    (scale, shift), *_ = np.linalg.lstsq(design, 1.0 / (gt[valid].astype(np.float64) + 1e-8), rcond=None)
-    aligned = np.clip(scale * disparity + shift, DISP_MIN, None)
-    return np.clip(1.0 / aligned, DEPTH_MIN, depth_max)
 
 
 def tae_percent(depth: np.ndarray, intrinsics: np.ndarray, c2w: np.ndarray, keep: np.ndarray) -> float:

@@ -28,6 +28,8 @@ DepthAlign = Literal["lad", "lstsq", "scale"]
 SCALE_MIN = 1e-3
 WEISZFELD_ITERATIONS = 10
 WEISZFELD_EPS = 1e-8
+DISP_MIN = 1e-3
+"""DepthCrafter / Video Depth Anything: the clip of the disparity before and after its alignment."""
 OFFICIAL_DEPTH_KEYS = {"abs_rel": "Abs Rel", "sq_rel": "Sq Rel", "rmse": "RMSE", "log_rmse": "Log RMSE",
                        "delta1": "δ < 1.25", "delta2": "δ < 1.25^2", "delta3": "δ < 1.25^3",
                        "valid_pixels": "valid_pixels"}
@@ -280,6 +282,41 @@ def per_frame_depth_metrics(pred: np.ndarray, gt: np.ndarray, scale: float, shif
         delta1=frames_avg((ratio < 1.25).float()),
         delta2=frames_avg((ratio < 1.25 ** 2).float()),
         delta3=frames_avg((ratio < 1.25 ** 3).float()))
+
+
+def align_in_disparity(disparity: np.ndarray, gt: np.ndarray, *, depth_max: float = DEPTH_MAX) -> np.ndarray:
+    """The DepthCrafter / Video Depth Anything alignment (VDA `benchmark/eval/eval.py`): one
+    least-squares scale and shift per video fitted in disparity, the protocol of the published
+    Depth Anything V2 video-depth rows.
+
+    Args:
+        disparity: (N, H, W) predicted inverse depth up to an affine map.
+        gt: (N, H, W) ground-truth depth; valid where 1e-3 < gt < depth_max.
+        depth_max: validity bound and clip value.
+
+    Returns:
+        (N, H, W) float64 aligned depth in [1e-3, depth_max].
+    """
+    valid = depth_valid_mask(gt, depth_max=depth_max)
+    disparity = np.clip(disparity.astype(np.float64), DISP_MIN, None)
+    design = np.stack([disparity[valid], np.ones(int(valid.sum()))], axis=1)
+    (scale, shift), *_ = np.linalg.lstsq(design, 1.0 / (gt[valid].astype(np.float64) + 1e-8), rcond=None)
+    aligned = np.clip(scale * disparity + shift, DISP_MIN, None)
+    return np.clip(1.0 / aligned, GT_MIN, depth_max)
+
+
+def disparity_depth_metrics(disparity: np.ndarray, gt: np.ndarray, *,
+                            depth_max: float = DEPTH_MAX) -> PerFrameDepthMetrics:
+    """The "disp" protocol of a video: `align_in_disparity`, then the per-frame metrics averaged over
+    frames. Scores an affine-invariant disparity (Depth Anything) and, through 1 / depth, any depth.
+
+    Args:
+        disparity: (N, H, W) inverse depth up to an affine map.
+        gt: (N, H, W) ground-truth depth.
+        depth_max: validity bound and clip value.
+    """
+    aligned = align_in_disparity(disparity, gt, depth_max=depth_max)
+    return per_frame_depth_metrics(aligned, gt, 1.0, 0.0, depth_max=depth_max)
 
 
 def average_depth_metrics(sequences: list[DepthMetrics]) -> dict[str, float]:

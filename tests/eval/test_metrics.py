@@ -13,6 +13,7 @@ from align3r.eval.metrics import (
     OFFICIAL_DEPTH_KEYS,
     average_depth_metrics,
     depth_valid_mask,
+    disparity_depth_metrics,
     fit_scale_shift,
     per_frame_depth_metrics,
     pose_metrics,
@@ -61,6 +62,22 @@ def test_exact_affine_prediction_is_recovered(align):
     assert metrics.scale == pytest.approx(2.5, rel=1e-4)
     assert metrics.shift == pytest.approx(0.5, abs=1e-3)
     assert metrics.abs_rel < 1e-4 and metrics.delta1 == 1.0 and metrics.valid_pixels == gt.size
+
+
+def test_disparity_protocol_recovers_an_affine_disparity_and_scores_a_depth_error():
+    """An exact affine disparity (what Depth Anything predicts) scores 0 under the "disp" protocol,
+    where its inverse is no affine map of depth; a disparity shifted on one of two frames scores
+    the closed-form error of the least-squares fit in disparity."""
+    gt = np.random.default_rng(0).uniform(1.0, 20.0, size=(3, 8, 10)).astype(np.float32)
+    exact = disparity_depth_metrics(0.7 / gt + 0.2, gt)
+    assert exact.abs_rel < 1e-6 and exact.delta1 == 1.0
+    assert video_depth_metrics(1.0 / (0.7 / gt + 0.2), gt, align="lstsq").abs_rel > 0.05  # the depth protocol cannot
+    gt3 = np.array([[[2.0, 4.0]], [[2.0, 4.0]]])
+    disparity3 = np.stack([1.0 / gt3[0], 1.0 / gt3[1] + 0.25])  # frame 1 shifted by 0.25 in disparity
+    # The fit s d + t of 1/gt over d = (0.5, 0.25, 0.75, 0.5) against (0.5, 0.25, 0.5, 0.25): s = 0.5, t = 0.125;
+    # frame 0 -> disparities (0.375, 0.25): depths (8/3, 4), Abs Rel (1/3 + 0) / 2; frame 1 -> (0.5, 0.375):
+    # depths (2, 8/3), Abs Rel (0 + 1/3) / 2; the mean over frames 1/6.
+    assert disparity_depth_metrics(disparity3, gt3).abs_rel == pytest.approx(1 / 6, abs=1e-7)
 
 
 def test_lad_ignores_outliers_lstsq_does_not():
