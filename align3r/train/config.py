@@ -63,6 +63,9 @@ class TrainConfig:
     warmup_epochs: float = 5.0
     lr: float = 5e-5
     min_lr: float = 1e-6
+    branch_lr_scale: float = 1.0
+    """Multiplier of the lr of the prior branch (patch_embed_point_cloud, dec_blocks_pc, zero_convs);
+    1 is the official recipe, where every parameter has the same lr."""
     weight_decay: float = 0.05
     betas: tuple[float, float] = (0.9, 0.95)
     batch_size: int = 2

@@ -189,7 +189,8 @@ def fit(config: TrainConfig, model: Align3RNet, train_source: BatchSource,
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     model.to(env.device)
-    optimizer = torch.optim.AdamW(param_groups(apply_trainable(model, config.trainable), config.weight_decay),
+    optimizer = torch.optim.AdamW(param_groups(apply_trainable(model, config.trainable), config.weight_decay,
+                                               branch_lr_scale=config.branch_lr_scale),
                                   lr=config.lr, betas=config.betas)
     progress = Progress()
     if resume and (out / "checkpoint-last.pth").exists():

@@ -12,6 +12,8 @@ import math
 import torch
 from torch import nn
 
+from align3r.model.network import PRIOR_BRANCH_PREFIXES
+
 OFFICIAL_TRAINABLE: tuple[str, ...] = (
     "dec_blocks", "dec_blocks2", "dec_norm", "downstream_head1", "downstream_head2",
     "patch_embed_point_cloud", "dec_blocks_pc", "zero_convs")
@@ -52,11 +54,24 @@ def apply_trainable(model: nn.Module, trainable: tuple[str, ...]) -> list[tuple[
     return [(n, p) for n, p in model.named_parameters() if p.requires_grad]
 
 
-def param_groups(named_params: list[tuple[str, nn.Parameter]], weight_decay: float) -> list[dict]:
-    """AdamW groups of `croco/utils/misc.py`: decay on >= 2-D non-bias tensors, none on the rest."""
-    decay = [p for n, p in named_params if p.ndim >= 2 and not n.endswith(".bias")]
-    no_decay = [p for n, p in named_params if p.ndim < 2 or n.endswith(".bias")]
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+def param_groups(named_params: list[tuple[str, nn.Parameter]], weight_decay: float, *,
+                 branch_lr_scale: float = 1.0) -> list[dict]:
+    """AdamW groups of `croco/utils/misc.py`: decay on >= 2-D non-bias tensors, none on the rest.
+
+    With `branch_lr_scale` != 1 (not in the official recipe) the prior branch's parameters get
+    groups of their own whose `lr_scale` multiplies the scheduled lr (`set_learning_rate`).
+    """
+    def groups(params: list[tuple[str, nn.Parameter]], **extra) -> list[dict]:
+        decay = [p for n, p in params if p.ndim >= 2 and not n.endswith(".bias")]
+        no_decay = [p for n, p in params if p.ndim < 2 or n.endswith(".bias")]
+        return [{"params": decay, "weight_decay": weight_decay, **extra},
+                {"params": no_decay, "weight_decay": 0.0, **extra}]
+
+    if branch_lr_scale == 1.0:
+        return groups(named_params)
+    branch = [(n, p) for n, p in named_params if n.startswith(PRIOR_BRANCH_PREFIXES)]
+    rest = [(n, p) for n, p in named_params if not n.startswith(PRIOR_BRANCH_PREFIXES)]
+    return groups(rest) + groups(branch, lr_scale=branch_lr_scale)
 
 
 def learning_rate(epoch: float, *, lr: float, min_lr: float, warmup_epochs: float, epochs: float) -> float:
@@ -72,6 +87,6 @@ def learning_rate(epoch: float, *, lr: float, min_lr: float, warmup_epochs: floa
 
 
 def set_learning_rate(optimizer: torch.optim.Optimizer, value: float) -> None:
-    """Both groups get the same lr (no layer-wise decay)."""
+    """Every group gets the same lr (no layer-wise decay), times its `lr_scale` where it has one."""
     for group in optimizer.param_groups:
-        group["lr"] = value
+        group["lr"] = value * group.get("lr_scale", 1.0)

@@ -5,7 +5,14 @@ import torch
 
 from align3r.model.config import PRESETS
 from align3r.model.network import Align3RNet
-from align3r.train.optim import ALL_BUT_PRIOR_BRANCH, OFFICIAL_TRAINABLE, apply_trainable, learning_rate, param_groups
+from align3r.train.optim import (
+    ALL_BUT_PRIOR_BRANCH,
+    OFFICIAL_TRAINABLE,
+    apply_trainable,
+    learning_rate,
+    param_groups,
+    set_learning_rate,
+)
 
 
 @pytest.fixture(scope="module")
@@ -27,6 +34,22 @@ def test_official_trainable_set_and_groups_at_released_size(large_model):
     assert (len(decay["params"]), sum(p.numel() for p in decay["params"])) == (282, 298_730_496)
     assert (len(no_decay["params"]), sum(p.numel() for p in no_decay["params"])) == (484, 448_904)
     assert (decay["weight_decay"], no_decay["weight_decay"]) == (0.05, 0.0)
+
+
+def test_branch_lr_scale_moves_only_the_prior_branch(large_model):
+    """Official: two groups, one lr. With a branch scale the branch's tensors (and only they) get the
+    scaled lr, with the same decay split."""
+    trainable = apply_trainable(large_model, OFFICIAL_TRAINABLE)
+    optimizer = torch.optim.SGD(param_groups(trainable, 0.05, branch_lr_scale=3.0), lr=1.0)
+    set_learning_rate(optimizer, 2e-4)
+    is_branch = {id(p): n.startswith(("patch_embed_point_cloud.", "dec_blocks_pc.", "zero_convs.")) for n, p in trainable}
+    assert len(optimizer.param_groups) == 4 and sum(len(g["params"]) for g in optimizer.param_groups) == len(trainable)
+    for group in optimizer.param_groups:
+        assert {is_branch[id(p)] for p in group["params"]} == {group["lr"] == pytest.approx(6e-4)}
+        assert group["lr"] == pytest.approx(6e-4 if "lr_scale" in group else 2e-4)
+    official = param_groups(trainable, 0.05)
+    assert len(official) == 2 and all("lr_scale" not in g for g in official)
+    assert sum(len(g["params"]) for g in optimizer.param_groups if g["weight_decay"] == 0.05) == len(official[0]["params"])
 
 
 def test_stage_one_policy_leaves_the_branch_and_mask_token_frozen(large_model):
