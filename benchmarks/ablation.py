@@ -1,16 +1,21 @@
-"""The paper's central claim in miniature: prior alone vs DUSt3R-tiny (c) vs Align3R-tiny (b).
+"""The paper's central claim in miniature: prior alone vs DUSt3R-tiny (c) vs Align3R-tiny (b), for both prior styles.
 
-On held-out synthetic sequences (seeds never used in training) with their Depth-Pro-style
-simulated prior, runs the full pipeline with each model and reports the official metrics: video
-depth (Abs Rel, delta<1.25; per-sequence scale & shift, pixel-weighted average) and pose (ATE,
-RPE after Sim(3); plain mean over sequences). Writes the table to --out as markdown.
+On held-out synthetic videos (seeds never used in training) with their calibrated simulated priors
+(the error structure and sizes of real monocular depth on video, benchmarks/prior_calibration.md),
+runs the full pipeline with each model and reports, per prior style, the mean and standard
+deviation over videos of:
+- video depth under the "depth" protocol (official: one LAD scale and shift per video in depth) and
+  the "disp" protocol (DepthCrafter / Video Depth Anything: one least-squares scale and shift per
+  video in disparity, the only one an affine-invariant Depth Anything disparity has);
+- camera poses: ATE, RPE after Sim(3).
+Writes the table to --out as markdown.
 
-    python benchmarks/ablation.py --control runs/tiny/control/checkpoint-final.pth [--model tiny] [--sequences 5]
+    python benchmarks/ablation.py [--videos 10] [--control tiny-dust3r] [--depth-pro tiny]
+                                  [--depth-anything tiny-depthanything] [--styles depth-pro depth-anything]
 
-Both compared networks come from one run of the tiny recipe (`training/tiny/train_tiny.sh`): it
-trains stage 2 (b), exported to its WEIGHTS_DIR, and the control (c), left as a checkpoint. The
-shipped `tiny` is the (b) of the run that made `ablation.md`; its control is not shipped, so a
-clone reproduces the table with REPRODUCE below (both networks retrained).
+The three networks come from one run of the tiny recipe (`training/tiny/train_tiny.sh`): the control
+(c) and Align3R-tiny (b) trained with each style's prior, shipped as the packaged models named by the
+defaults. REPRODUCE below retrains them from a clone.
 """
 
 from __future__ import annotations
@@ -26,56 +31,117 @@ import numpy as np
 import torch
 
 from align3r.data.synthetic import generate_sequence
-from align3r.eval.demo import DEMO_RECONSTRUCTION, DEMO_VIDEO, HELD_OUT_SEED, demo_resources, score_sequence
-from align3r.eval.metrics import average_depth_metrics
+from align3r.data.synthetic.prior import PRIOR_STYLES
+from align3r.eval.demo import (
+    DEMO_RECONSTRUCTION,
+    DEMO_VIDEO,
+    HELD_OUT_SEED,
+    DepthScore,
+    MethodScore,
+    PriorScore,
+    demo_resources,
+    score_prior,
+    score_sequence,
+)
 
-REPRODUCE = """From the repository root of a clone (about 55 min of training on 2 CPU cores, then ~3 min):
+REPRODUCE = """From the repository root of a clone (about 75 min of training on 2 CPU cores, then ~12 min):
 
 ```
 repo="$PWD"; mkdir -p ../tiny-run && cd ../tiny-run
-bash "$repo/training/tiny/train_tiny.sh"  # stage 1; stage 2 (b) -> weights/tiny; control (c) -> runs/tiny/control
-python "$repo/benchmarks/ablation.py" --control runs/tiny/control/checkpoint-final.pth --model weights/tiny --out ablation.md
+bash "$repo/training/tiny/train_tiny.sh"  # -> weights/tiny, weights/tiny-depthanything, weights/tiny-dust3r
+python "$repo/benchmarks/ablation.py" --control weights/tiny-dust3r --depth-pro weights/tiny \\
+    --depth-anything weights/tiny-depthanything --out ablation.md
 ```
-Both networks are retrained, so the numbers match the shipped table up to run-to-run differences of training;
-the shipped `align3r/weights/tiny` is left alone.
+The networks are retrained, so the numbers match the shipped table up to run-to-run differences of training;
+the shipped `align3r/weights` are left alone.
 """
+COLUMNS = ("Abs Rel", "δ<1.25", "TAE %", "Abs Rel (disp)", "δ<1.25 (disp)", "TAE % (disp)", "ATE", "RPE trans",
+           "RPE rot (°)")
+
+
+def depth_cells(score: DepthScore | None) -> list[float]:
+    """Abs Rel, delta < 1.25 and TAE in percent of one protocol (NaN where it does not apply)."""
+    return [np.nan] * 3 if score is None else [score.abs_rel, score.delta1, 100 * score.tae]
+
+
+def prior_row(score: PriorScore) -> list[float]:
+    """The COLUMNS of the prior alone (no depth protocol for an affine disparity, no poses)."""
+    return [*depth_cells(score.depth), *depth_cells(score.disp), np.nan, np.nan, np.nan]
+
+
+def method_row(score: MethodScore) -> list[float]:
+    """The COLUMNS of a reconstruction."""
+    return [*depth_cells(score.depth), *depth_cells(score.disp), score.pose.ate, score.pose.rpe_trans,
+            score.pose.rpe_rot_deg]
+
+
+def cell(values: np.ndarray) -> str:
+    """'mean ± sd' over videos, '–' where not defined."""
+    return "–" if np.isnan(values).all() else f"{values.mean():.4f} ± {values.std(ddof=1):.4f}"
+
+
+def wins(better: np.ndarray, worse: np.ndarray, column: int, *, higher: bool = False) -> int:
+    """Number of videos on which `better` beats `worse` in one column."""
+    return int(((better[:, column] > worse[:, column]) if higher else (better[:, column] < worse[:, column])).sum())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--control", required=True, help="checkpoint of the control run (c)")
-    parser.add_argument("--model", default="tiny", help="Align3R-tiny (b) (default: the shipped model)")
-    parser.add_argument("--sequences", type=int, default=5)
+    parser.add_argument("--videos", type=int, default=10)
+    parser.add_argument("--control", default="tiny-dust3r", help="the control run (c): DUSt3R-tiny")
+    parser.add_argument("--depth-pro", default="tiny", help="Align3R-tiny (b) trained with the Depth-Pro-style prior")
+    parser.add_argument("--depth-anything", default="tiny-depthanything",
+                        help="Align3R-tiny (b) trained with the Depth-Anything-style prior")
+    parser.add_argument("--styles", nargs="+", default=list(PRIOR_STYLES), choices=PRIOR_STYLES)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "ablation.md")
     args = parser.parse_args()
     torch.manual_seed(0)
-    models = {"DUSt3R-tiny (c)": demo_resources(args.control), "Align3R-tiny (b)": demo_resources(args.model)}
-    results: dict[str, list] = {name: [] for name in ["prior alone", *models]}
+    control = demo_resources(args.control)
+    aligned = {"depth-pro": args.depth_pro, "depth-anything": args.depth_anything}
+    methods = {style: {"prior alone": None, "DUSt3R-tiny (c)": control, "Align3R-tiny (b)": demo_resources(aligned[style])}
+               for style in args.styles}
+    rows: dict[tuple[str, str], list[list[float]]] = {(s, m): [] for s in methods for m in methods[s]}
     start = time.perf_counter()
-    for k in range(args.sequences):
-        sequence = generate_sequence(replace(DEMO_VIDEO, seed=HELD_OUT_SEED + k))
-        for name, resources in models.items():
-            scored = score_sequence(sequence, resources, DEMO_RECONSTRUCTION)
-            results[name].append(scored)
-        results["prior alone"].append(scored)
-    rows = ["| method | Abs Rel | δ<1.25 | ATE | RPE trans | RPE rot (°) |", "|---|---:|---:|---:|---:|---:|"]
-    for name, scored in results.items():
-        depth = average_depth_metrics([s.prior_depth if name == "prior alone" else s.depth for s in scored])
-        pose = "| – | – | – |" if name == "prior alone" else "| " + " | ".join(
-            f"{np.mean([getattr(s.pose, f) for s in scored]):.4f}" for f in ("ate", "rpe_trans", "rpe_rot_deg")) + " |"
-        rows.append(f"| {name} | {depth['Abs Rel']:.4f} | {depth['δ < 1.25']:.4f} {pose}")
-    header = (f"# Ablation on held-out synthetic sequences\n\n{args.sequences} sequences of {DEMO_VIDEO.frames} frames "
-              f"{DEMO_VIDEO.width}x{DEMO_VIDEO.height} (seeds {HELD_OUT_SEED}..{HELD_OUT_SEED + args.sequences - 1}), "
-              f"network input long side {DEMO_RECONSTRUCTION.size}, {DEMO_RECONSTRUCTION.niter} iterations, "
-              f"flow {DEMO_RECONSTRUCTION.flow}; Depth-Pro-style simulated prior (realistic corruption). Depth: "
-              "official per-sequence scale & shift (LAD), pixel-weighted average; pose: Sim(3)-aligned ATE / RPE, "
-              f"mean over sequences. Produced by `benchmarks/ablation.py` in {time.perf_counter() - start:.0f} s "
+    seeds = [HELD_OUT_SEED + k for k in range(args.videos)]
+    for seed in seeds:
+        sequence = generate_sequence(replace(DEMO_VIDEO, seed=seed))
+        for style, by_name in methods.items():
+            for name, resources in by_name.items():
+                rows[style, name].append(prior_row(score_prior(sequence, style)) if resources is None else
+                                         method_row(score_sequence(sequence, resources, style=style)))
+        print(f"seed {seed} done ({time.perf_counter() - start:.0f} s)", flush=True)
+    table = ["| prior style | method | " + " | ".join(COLUMNS) + " |", "|---|---|" + "---:|" * len(COLUMNS)]
+    summary = []
+    for (style, name), values in rows.items():
+        values = np.asarray(values, dtype=np.float64)
+        table.append(f"| {style} | {name} | " + " | ".join(cell(values[:, j]) for j in range(len(COLUMNS))) + " |")
+    for style in methods:
+        b, c, prior = (np.asarray(rows[style, name]) for name in ("Align3R-tiny (b)", "DUSt3R-tiny (c)", "prior alone"))
+        own = 3 if style == "depth-anything" else 0  # the prior's own protocol: Abs Rel, δ, TAE from here
+        n = len(seeds)
+        summary.append(
+            f"- {style}: Align3R-tiny against DUSt3R-tiny: lower Abs Rel on {wins(b, c, 0)}/{n} videos, higher δ<1.25 "
+            f"on {wins(b, c, 1, higher=True)}/{n}, lower ATE on {wins(b, c, 6)}/{n}, lower RPE trans on "
+            f"{wins(b, c, 7)}/{n}. Against the prior alone ({'disp' if own else 'depth'} protocol): lower Abs Rel on "
+            f"{wins(b, prior, own)}/{n}, higher δ<1.25 on {wins(b, prior, own + 1, higher=True)}/{n}, lower TAE on "
+            f"{wins(b, prior, own + 2)}/{n}.")
+    elapsed = time.perf_counter() - start
+    header = (f"# Ablation on held-out synthetic videos\n\n{len(seeds)} videos of {DEMO_VIDEO.frames} frames "
+              f"{DEMO_VIDEO.width}x{DEMO_VIDEO.height} (seeds {seeds[0]}..{seeds[-1]}, never used in training), "
+              f"calibrated simulated priors, network input long side {DEMO_RECONSTRUCTION.size}, "
+              f"{DEMO_RECONSTRUCTION.niter} iterations, flow {DEMO_RECONSTRUCTION.flow}. Each cell: mean ± standard "
+              "deviation over videos of the per-video metric. Depth: \"depth\" protocol (official, LAD scale and "
+              "shift per video in depth) and \"disp\" protocol (least-squares scale and shift per video in "
+              "disparity, per-frame metrics averaged); the Depth-Anything-style prior is an affine disparity, "
+              "scored under \"disp\" only. TAE: temporal alignment error of the aligned depth with the exact "
+              "cameras, percent (benchmarks/prior_calibration.md). Pose: Sim(3)-aligned ATE / RPE. DUSt3R-tiny ignores the prior (its zero "
+              f"convolutions are 0); it is run with each style's prior all the same. Produced by `benchmarks/ablation.py` in {elapsed:.0f} s "
               f"(torch {torch.__version__}, {platform.machine()}).\n\n")
-    table = "\n".join(rows) + "\n"
     command = " ".join(["python benchmarks/ablation.py", *sys.argv[1:]])
-    table += f"\nThis table: `{command}`.\n\n## Reproduce\n\n{REPRODUCE}"
-    args.out.write_text(header + table)
-    print(header + table)
+    text = (header + "\n".join(table) + "\n\n" + "\n".join(summary) + f"\n\nThis table: `{command}`.\n\n"
+            f"## Reproduce\n\n{REPRODUCE}")
+    args.out.write_text(text)
+    print(text)
 
 
 if __name__ == "__main__":

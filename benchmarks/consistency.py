@@ -11,7 +11,8 @@ on the network grid against the ground truth built as `align3r.eval.demo.score_s
 1. prior alone: the prior resized to the network grid, a disparity prior inverted to depth as the
    evaluation's `prior alone` row does (`align3r.eval.pipeline.prior_depth`), then scored like
    any depth;
-2. align3r (tiny): `reconstruct` with the shipped `tiny` model at the demo's settings
+2. align3r (tiny): `reconstruct` with the shipped tiny model trained with that style's prior
+   (`MODELS`) at the demo's settings
    (`DEMO_RECONSTRUCTION`: size 128, DIS flow, preset `align3r`);
 3. aligned prior: each prior frame mapped onto align3r's depth by its own robust scale and shift
    (`aligned_prior_depth`, in the prior's own space) on the confident static pixels
@@ -22,8 +23,7 @@ Each depth gets one LAD scale and shift per video fitted in depth (`fit_sequence
 protocol of `video_depth_metrics`), shared by Abs Rel, delta < 1.25 (`aligned_depth_metrics`) and
 TAE (`aligned_temporal_alignment_error` with the ground-truth poses and the ground-truth intrinsics
 mapped to the network grid). The ground truth's own TAE (pixel rounding, disocclusions, moving
-objects) is the floor. The tiny model was trained with the Depth-Pro-style prior only: with the
-Depth-Anything-style prior it runs out of its domain. Writes the table, the settings and a
+objects) is the floor. Writes the table, the settings and a
 reading computed from the numbers to `--out`.
 """
 
@@ -34,7 +34,7 @@ import os
 import shlex
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -44,16 +44,27 @@ import torch
 from align3r.align.config import PRESETS
 from align3r.data.synthetic import PRIOR_PRESETS, SyntheticSequence, generate_sequence
 from align3r.data.synthetic.simulated_prior import SimulatedPrior
-from align3r.eval.demo import DEMO_RECONSTRUCTION, DEMO_VIDEO, HELD_OUT_SEED, demo_resources
-from align3r.eval.metrics import aligned_depth_metrics, depth_valid_mask, fit_sequence_alignment
+from align3r.eval.demo import (
+    DEMO_RECONSTRUCTION,
+    DEMO_VIDEO,
+    HELD_OUT_SEED,
+    DepthScore,
+    GridTruth,
+    demo_resources,
+    grid_truth,
+    on_grid,
+    score_in_depth,
+)
+from align3r.eval.metrics import depth_valid_mask
 from align3r.eval.pipeline import DISPARITY_FLOOR, prior_depth
-from align3r.eval.temporal import aligned_temporal_alignment_error, temporal_alignment_error
-from align3r.infer.preprocess import FrameTransform, frame_transform, resize_map, transform_intrinsics
+from align3r.eval.temporal import temporal_alignment_error
 from align3r.pipeline.aligned_prior import aligned_prior_depth, confident_static
 from align3r.pipeline.reconstruct import reconstruct
 from align3r.pipeline.resources import Resources
 
 STYLES = ("depth-pro", "depth-anything")
+MODELS = {"depth-pro": "tiny", "depth-anything": "tiny-depthanything"}
+"""The packaged tiny model trained with each style's prior."""
 PRIOR, TINY, ALIGNED = "prior alone", "align3r (tiny)", "aligned prior"
 PRIOR_PRESET = "calibrated"
 MIN_CONF_THR = PRESETS["align3r"][0].min_conf_thr
@@ -61,53 +72,8 @@ METRICS = {"abs_rel": ("Abs Rel", 1.0, 4), "tae": ("TAE %", 100.0, 2)}
 """metric -> (label, factor, decimals) in the reading."""
 
 
-@dataclass(frozen=True)
-class Scores:
-    """The scores of one depth video under its per-video alignment to the ground truth."""
-
-    abs_rel: float
-    delta1: float
-    tae: float
-    """temporal alignment error, a fraction (reported in percent)."""
-
-
-@dataclass(frozen=True, eq=False)
-class GridTruth:
-    """A video's ground truth on the network grid."""
-
-    transform: FrameTransform
-    depths: np.ndarray
-    """(N, H, W) depth, 0 where the frame has no surface (as `score_sequence`)."""
-    intrinsics: np.ndarray
-    """(N, 3, 3) K of the network grid."""
-    poses_c2w: np.ndarray
-    """(N, 4, 4) camera-to-world poses."""
-
-
-def on_grid(maps: np.ndarray, transform: FrameTransform) -> np.ndarray:
-    """(N, H0, W0) maps of the frames resized to the network grid (N, H, W)."""
-    return np.stack([resize_map(m, transform) for m in maps])
-
-
-def grid_truth(sequence: SyntheticSequence) -> GridTruth:
-    """The sequence's ground truth on the grid `DEMO_RECONSTRUCTION` runs the network on."""
-    transform = frame_transform(*sequence.images.shape[1:3], size=DEMO_RECONSTRUCTION.size,
-                                crop=DEMO_RECONSTRUCTION.crop)
-    intrinsics = transform_intrinsics(torch.from_numpy(np.asarray(sequence.intrinsics, np.float64)), transform)
-    return GridTruth(transform, on_grid(np.where(sequence.valid_masks, sequence.depths, 0), transform),
-                     intrinsics.numpy(), sequence.poses_c2w)
-
-
-def score_depth(pred: np.ndarray, truth: GridTruth) -> Scores:
-    """Abs Rel, delta < 1.25 and TAE of (N, H, W) `pred` under one LAD scale and shift fitted to the truth."""
-    alignment = fit_sequence_alignment(pred, truth.depths)
-    metrics = aligned_depth_metrics(pred, truth.depths, alignment)
-    tae = aligned_temporal_alignment_error(pred, truth.poses_c2w, truth.intrinsics, alignment)
-    return Scores(metrics.abs_rel, metrics.delta1, tae.tae)
-
-
 def score_style(sequence: SyntheticSequence, truth: GridTruth, style: str,
-                resources: Resources) -> tuple[dict[str, Scores], int]:
+                resources: Resources) -> tuple[dict[str, DepthScore], int]:
     """The three depths of one video reconstructed with its prior of `style`, scored against the truth,
     and the number of frames whose prior fit fell back to align3r's depth."""
     names = [f"{i:06d}" for i in range(len(sequence.images))]
@@ -118,7 +84,7 @@ def score_style(sequence: SyntheticSequence, truth: GridTruth, style: str,
     aligned = aligned_prior_depth(on_grid(prior_map.values, truth.transform), prior_map.kind, rec.depths, mask,
                                   weights=rec.conf)
     depths = {PRIOR: on_grid(prior_depth(prior_map), truth.transform), TINY: rec.depths, ALIGNED: aligned.depths}
-    return {name: score_depth(depth, truth) for name, depth in depths.items()}, int(aligned.fallback.sum())
+    return {name: score_in_depth(depth, truth) for name, depth in depths.items()}, int(aligned.fallback.sum())
 
 
 def mean_std(values: list[float], digits: int) -> str:
@@ -126,7 +92,7 @@ def mean_std(values: list[float], digits: int) -> str:
     return f"{np.mean(values):.{digits}f} ± {np.std(values):.{digits}f}"
 
 
-def table(scores: dict[str, list[dict[str, Scores]]], floor: list[float]) -> str:
+def table(scores: dict[str, list[dict[str, DepthScore]]], floor: list[float]) -> str:
     """Markdown table: each style's three depths, mean ± std over the videos (TAE in percent, also its median)."""
     lines = ["| prior style | depth | Abs Rel | δ<1.25 | TAE % | TAE % median |", "|---|---|---:|---:|---:|---:|"]
     for style, videos in scores.items():
@@ -140,7 +106,7 @@ def table(scores: dict[str, list[dict[str, Scores]]], floor: list[float]) -> str
     return "\n".join(lines)
 
 
-def comparison(videos: list[dict[str, Scores]], metric: str, ours: str, other: str) -> str:
+def comparison(videos: list[dict[str, DepthScore]], metric: str, ours: str, other: str) -> str:
     """`metric` ("abs_rel" or "tae") of depth `ours` against `other`: means and on how many videos it is lower."""
     label, factor, digits = METRICS[metric]
     a = [factor * getattr(video[ours], metric) for video in videos]
@@ -150,7 +116,7 @@ def comparison(videos: list[dict[str, Scores]], metric: str, ours: str, other: s
             f"(lower on {wins} of {len(videos)} videos)")
 
 
-def reading(scores: dict[str, list[dict[str, Scores]]], fallbacks: dict[str, int], frames: int,
+def reading(scores: dict[str, list[dict[str, DepthScore]]], fallbacks: dict[str, int], frames: int,
             seeds: list[int]) -> str:
     """The pattern of the numbers, computed from them: the comparisons the aligned prior is made for."""
     lines = [f"- {style}: {comparison(videos, 'tae', ALIGNED, PRIOR)}; "
@@ -162,9 +128,7 @@ def reading(scores: dict[str, list[dict[str, Scores]]], fallbacks: dict[str, int
     lines.append(f"- TAE above 100 %: {', '.join(exploded) or 'none'}. TAE is an Abs Rel against the prediction of "
                  "the target frame, so a few pixels that the video's scale and shift push to the 1e-5 clip can make a "
                  "whole video's TAE explode, and the mean with it: the median column is the robust summary.")
-    lines.append("- The tiny model was trained with the Depth-Pro-style prior only (`depth_metric`): with the "
-                 "Depth-Anything-style prior (`disparity_affine`) it runs outside its training domain, so its "
-                 "depth-anything rows, and the aligned prior fitted to its depth there, are expected to be poor. "
+    lines.append("- Each style's rows use the tiny model trained with that style's prior (`MODELS`). "
                  "Nothing was tuned to these results.")
     return "\n".join(lines)
 
@@ -178,7 +142,7 @@ Videos: {videos} held-out synthetic videos, seeds {seeds} (never used in trainin
 frames of 170x96 (`align3r.eval.demo.DEMO_VIDEO`), simulated priors of the `{preset}` preset
 (benchmarks/prior_calibration.md): {scenes}.
 
-Settings: `reconstruct` with the shipped `tiny` model, size {size}, flow `{flow}`, crop {crop},
+Settings: `reconstruct` with the shipped tiny model of each style ({models}), size {size}, flow `{flow}`, crop {crop},
 preset `{align_preset}`; aligned prior fitted on confidence > {min_conf_thr} and static pixels,
 confidence-weighted (Huber, `PriorAlignConfig()` defaults); every depth scored on the network
 grid with one LAD scale and shift per video fitted in depth (depth_max 70), shared by Abs Rel,
@@ -204,9 +168,9 @@ def main() -> None:
     torch.set_num_threads(1)
     start = time.perf_counter()
     load_before = os.getloadavg()[0]
-    resources = demo_resources()
+    resources = {style: demo_resources(MODELS[style]) for style in STYLES}
     seeds = [HELD_OUT_SEED + i for i in range(args.videos)]
-    scores: dict[str, list[dict[str, Scores]]] = {style: [] for style in STYLES}
+    scores: dict[str, list[dict[str, DepthScore]]] = {style: [] for style in STYLES}
     floor: list[float] = []
     scenes: list[str] = []
     fallbacks = {style: 0 for style in STYLES}
@@ -219,7 +183,7 @@ def main() -> None:
                                               valid=depth_valid_mask(truth.depths)).tae)
         for style in STYLES:
             tic = time.perf_counter()
-            video, fallback = score_style(sequence, truth, style, resources)
+            video, fallback = score_style(sequence, truth, style, resources[style])
             scores[style].append(video)
             fallbacks[style] += fallback
             row = ", ".join(f"{name} {s.abs_rel:.4f} / {100 * s.tae:.2f}%" for name, s in video.items())
@@ -233,7 +197,7 @@ def main() -> None:
         load=f"{load_before:.1f} before and {os.getloadavg()[0]:.1f} after (1-minute average, 2 shared cores)",
         torch=torch.__version__, videos=len(seeds), seeds=f"{seeds[0]}-{seeds[-1]}", preset=PRIOR_PRESET,
         scenes="; ".join(scenes), size=DEMO_RECONSTRUCTION.size, flow=DEMO_RECONSTRUCTION.flow,
-        crop=DEMO_RECONSTRUCTION.crop, disparity_floor=DISPARITY_FLOOR, align_preset=DEMO_RECONSTRUCTION.preset, min_conf_thr=MIN_CONF_THR,
+        crop=DEMO_RECONSTRUCTION.crop, models=", ".join(f"{k}: `{v}`" for k, v in MODELS.items()), disparity_floor=DISPARITY_FLOOR, align_preset=DEMO_RECONSTRUCTION.preset, min_conf_thr=MIN_CONF_THR,
         table=result, reading=reading(scores, fallbacks, len(seeds) * DEMO_VIDEO.frames, seeds)))
     print(f"wrote {args.out}")
 

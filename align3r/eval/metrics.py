@@ -305,20 +305,6 @@ def align_in_disparity(disparity: np.ndarray, gt: np.ndarray, *, depth_max: floa
     return np.clip(1.0 / aligned, GT_MIN, depth_max)
 
 
-def disparity_depth_metrics(disparity: np.ndarray, gt: np.ndarray, *,
-                            depth_max: float = DEPTH_MAX) -> PerFrameDepthMetrics:
-    """The "disp" protocol of a video: `align_in_disparity`, then the per-frame metrics averaged over
-    frames. Scores an affine-invariant disparity (Depth Anything) and, through 1 / depth, any depth.
-
-    Args:
-        disparity: (N, H, W) inverse depth up to an affine map.
-        gt: (N, H, W) ground-truth depth.
-        depth_max: validity bound and clip value.
-    """
-    aligned = align_in_disparity(disparity, gt, depth_max=depth_max)
-    return per_frame_depth_metrics(aligned, gt, 1.0, 0.0, depth_max=depth_max)
-
-
 def average_depth_metrics(sequences: list[DepthMetrics]) -> dict[str, float]:
     """Valid-pixel-weighted mean of each official metric over sequences (official key names)."""
     weights = [m.valid_pixels for m in sequences]

@@ -41,13 +41,18 @@ HUB_MODELS: dict[str, str] = {
 }
 """Model names (the README's model table) -> Hugging Face repositories in the mixin format."""
 
-PACKAGED_MODELS: dict[str, Path] = {"tiny": Path(__file__).parents[1] / "weights" / "tiny"}
-"""Models shipped inside the package: name -> folder with config.json + model.safetensors."""
+PACKAGED_MODELS: dict[str, Path] = {name: Path(__file__).parents[1] / "weights" / name
+                                    for name in ("tiny", "tiny-depthanything", "tiny-dust3r")}
+"""Models shipped inside the package: name -> folder with config.json + model.safetensors ("tiny" and
+"tiny-depthanything": Align3R-tiny trained with each style of simulated prior; "tiny-dust3r": their
+ablation's control, the same network trained without the prior branch, whose zero convolutions
+stay 0; weights/tiny/README.md)."""
 
 TRAINED_PRIOR_KIND: dict[str, Literal["depth_metric", "disparity_affine"]] = {
     "align3r-depthanything": "disparity_affine", HUB_MODELS["align3r-depthanything"]: "disparity_affine",
     "align3r-depthpro": "depth_metric", HUB_MODELS["align3r-depthpro"]: "depth_metric",
     "tiny": "depth_metric",  # the Depth-Pro-style simulated prior (weights/tiny/README.md)
+    "tiny-depthanything": "disparity_affine",  # the Depth-Anything-style one
 }
 """Model name or hub id -> the prior kind it was trained with (`align3r.prior.PriorKind`); other
 models (dust3r, files, folders) are not known to want one."""
@@ -295,7 +300,7 @@ def load_model(name_or_path: str | os.PathLike, device: torch.device | str | Non
     """An Align3R network in eval mode from a model name, hub id, `.pth` file or hub folder.
 
     Args:
-        name_or_path: one of `PACKAGED_MODELS` (`tiny`, shipped in the package) or `HUB_MODELS`,
+        name_or_path: one of `PACKAGED_MODELS` (`tiny`, `tiny-depthanything`, `tiny-dust3r`, shipped in the package) or `HUB_MODELS`,
             a hub id `owner/name`, an official training `.pth`, or a folder with `config.json` +
             `model.safetensors`.
         device: where to put the weights (default CPU).

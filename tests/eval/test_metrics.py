@@ -11,9 +11,9 @@ from helpers.depth_goldens import approx_golden
 
 from align3r.eval.metrics import (
     OFFICIAL_DEPTH_KEYS,
+    align_in_disparity,
     average_depth_metrics,
     depth_valid_mask,
-    disparity_depth_metrics,
     fit_scale_shift,
     per_frame_depth_metrics,
     pose_metrics,
@@ -69,6 +69,9 @@ def test_disparity_protocol_recovers_an_affine_disparity_and_scores_a_depth_erro
     where its inverse is no affine map of depth; a disparity shifted on one of two frames scores
     the closed-form error of the least-squares fit in disparity."""
     gt = np.random.default_rng(0).uniform(1.0, 20.0, size=(3, 8, 10)).astype(np.float32)
+    def disparity_depth_metrics(disparity, gt):
+        return per_frame_depth_metrics(align_in_disparity(disparity, gt), gt, 1.0, 0.0)
+
     exact = disparity_depth_metrics(0.7 / gt + 0.2, gt)
     assert exact.abs_rel < 1e-6 and exact.delta1 == 1.0
     assert video_depth_metrics(1.0 / (0.7 / gt + 0.2), gt, align="lstsq").abs_rel > 0.05  # the depth protocol cannot

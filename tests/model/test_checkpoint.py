@@ -168,7 +168,7 @@ def test_pickle_that_would_run_code_is_refused(tmp_path, capsys, monkeypatch):
 
 
 def test_unknown_name_and_offline_hub_fail_at_once(tmp_path, monkeypatch):
-    with pytest.raises(ModelNotFoundError, match="known names: tiny, align3r-depthanything"):
+    with pytest.raises(ModelNotFoundError, match="known names: tiny, tiny-depthanything, tiny-dust3r, align3r-depthanything"):
         load_model("no-such-model")
     with pytest.raises(ModelNotFoundError, match="no such checkpoint file"):
         load_model("weights/missing.pth")

@@ -124,8 +124,8 @@ PRIOR_PRESETS: dict[str, tuple[PriorConfig, ...]] = {
     "calibrated": (calibrated_prior("depth-anything"), calibrated_prior("depth-pro")),
 }
 """Simulated priors by name, one config per style. "realistic": mild frame corruptions, mostly
-undone by one scale and shift per video (the data the tiny model trains on); "exact": no
-corruption; "calibrated": the error structure and sizes of the real priors on video."""
+undone by one scale and shift per video (the first tiny model's data); "exact": no corruption;
+"calibrated": the error structure and sizes of the real priors on video (the tiny recipe's data)."""
 
 
 @dataclass(frozen=True, eq=False)
