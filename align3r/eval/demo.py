@@ -102,6 +102,11 @@ class DemoResult:
     prior: PriorScore
     methods: dict[str, MethodScore]
 
+    @property
+    def written(self) -> Reconstruction:
+        """The reconstruction `run_demo` writes: the last method's."""
+        return list(self.methods.values())[-1].reconstruction
+
 
 def demo_resources(model: str = "tiny") -> Resources:
     """A network and the demo's flow estimator on the CPU (the prior is each video's own simulated one)."""
@@ -182,8 +187,9 @@ def run_demo(out: str | os.PathLike, *, video: SynthConfig = DEMO_VIDEO, models:
     sequence = generate_sequence(video)
     methods = {name: score_sequence(sequence, demo_resources(model), config)
                for name, model in (models or DEMO_MODELS).items()}
-    save_reconstruction(list(methods.values())[-1].reconstruction, out, overwrite=overwrite)
-    return DemoResult(score_prior(sequence, config=config), methods)
+    result = DemoResult(score_prior(sequence, config=config), methods)
+    save_reconstruction(result.written, out, overwrite=overwrite)
+    return result
 
 
 def report(result: DemoResult) -> str:

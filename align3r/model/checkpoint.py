@@ -300,8 +300,8 @@ def load_model(name_or_path: str | os.PathLike, device: torch.device | str | Non
     """An Align3R network in eval mode from a model name, hub id, `.pth` file or hub folder.
 
     Args:
-        name_or_path: one of `PACKAGED_MODELS` (`tiny`, `tiny-depthanything`, `tiny-dust3r`, shipped in the package) or `HUB_MODELS`,
-            a hub id `owner/name`, an official training `.pth`, or a folder with `config.json` +
+        name_or_path: one of `PACKAGED_MODELS` (`tiny`, `tiny-depthanything`, `tiny-dust3r`, shipped in
+            the package) or `HUB_MODELS`, a hub id `owner/name`, an official training `.pth`, or a folder with `config.json` +
             `model.safetensors`.
         device: where to put the weights (default CPU).
 
