@@ -246,20 +246,43 @@ def prepare_views(images: np.ndarray, prior_depth: np.ndarray, *, size: int = 51
         `true_shape` (N, 2) int32, (H, W) per frame.
 
     Raises:
-        InputError: non-finite prior values, or a frame too elongated to crop.
+        InputError: prior maps not finite or not of the frames' size, or a frame too elongated to crop.
     """
     if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
         raise ValueError(f"images: expected (N, H0, W0, 3) uint8, got {images.shape} {images.dtype}")
-    if prior_depth.shape != images.shape[:3]:
-        raise InputError(f"prior maps of shape {prior_depth.shape} do not match the frames' {images.shape[:3]}; "
-                         "a prior must have its frame's resolution")
     transform = frame_transform(*images.shape[1:3], size=size, crop=crop, square_ok=square_ok)
-    prior_pts = prior_points(prior_depth)  # (N, H0, W0, 3)
-    rgb = np.stack([resize_rgb(image, transform) for image in images])
-    pts = np.stack([resize_prior_pts(frame_pts, transform) for frame_pts in prior_pts])
+    rgb, pts = grid_views(images, prior_depth, transform)
     return {"img": normalize_rgb(rgb),
             "pred_depth": torch.from_numpy(pts),
             "true_shape": torch.tensor([transform.output_size] * len(images), dtype=torch.int32)}
+
+
+def grid_views(images: np.ndarray, prior_depth: np.ndarray, transform: FrameTransform, *,
+               first_index: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The network's RGB and normalised prior point maps of frames, before normalising the RGB.
+
+    One frame at a time, so that the float64 unprojection at full resolution (`prior_points`,
+    per map) never holds more than one frame.
+
+    Args:
+        images: (N, H0, W0, 3) uint8 RGB frames.
+        prior_depth: (N, H0, W0) their prior maps, finite.
+        transform: `frame_transform` of (H0, W0).
+        first_index: the video's index of the first frame, for the messages.
+
+    Returns:
+        rgb: (N, H, W, 3) uint8 (`resize_rgb`); prior_pts: (N, H, W, 3) float32 (`resize_prior_pts`).
+
+    Raises:
+        InputError: prior maps of another size than the frames, or not finite.
+    """
+    if prior_depth.shape != images.shape[:3]:
+        raise InputError(f"prior maps of shape {prior_depth.shape} do not match the frames' {images.shape[:3]}; "
+                         "a prior must have its frame's resolution")
+    rgb = np.stack([resize_rgb(image, transform) for image in images])
+    pts = np.stack([resize_prior_pts(prior_points(depth[None], first_index=first_index + k)[0], transform)
+                    for k, depth in enumerate(prior_depth)])
+    return rgb, pts
 
 
 def prepare_view(image: np.ndarray, prior_depth: np.ndarray, size: int = 512, crop: bool = True, *,

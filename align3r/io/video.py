@@ -139,8 +139,18 @@ def iter_frames(source: str | Path, selection: FrameSelection = FrameSelection()
             return
 
 
+def _check_exists(source: str | Path) -> None:
+    if not Path(source).exists() and not glob.has_magic(str(source)):
+        raise InputError(f"{source}: no such file or folder")
+
+
+def _checked(source: str | Path, count: int) -> None:
+    if count < 2:
+        raise InputError(f"{source}: {count} frame(s) selected; a reconstruction needs at least 2")
+
+
 def read_frames(source: str | Path, selection: FrameSelection = FrameSelection()) -> tuple[np.ndarray, list[str]]:
-    """All selected frames at once.
+    """All selected frames at once (a long video at full resolution may not fit: see `VideoFrames`).
 
     Returns:
         images: (N, H, W, 3) uint8 RGB; names: N frame names.
@@ -148,9 +158,79 @@ def read_frames(source: str | Path, selection: FrameSelection = FrameSelection()
     Raises:
         InputError: missing or unreadable input, no frames, or a single frame.
     """
-    if not Path(source).exists() and not glob.has_magic(str(source)):
-        raise InputError(f"{source}: no such file or folder")
-    frames = list(iter_frames(source, selection))
-    if len(frames) < 2:
-        raise InputError(f"{source}: {len(frames)} frame(s) selected; a reconstruction needs at least 2")
-    return np.stack([f.image for f in frames]), [f.name for f in frames]
+    _check_exists(source)
+    frames: list[Frame | None] = list(iter_frames(source, selection))
+    _checked(source, len(frames))
+    names = [frame.name for frame in frames]
+    images = np.empty((len(frames), *frames[0].image.shape), np.uint8)
+    for index, frame in enumerate(frames):  # each decoded frame freed once copied: one video in memory, not two
+        images[index], frames[index] = frame.image, None
+    return images, names
+
+
+class VideoFrames:
+    """The selected frames of a video, folder or glob, decoded again for each pass instead of held.
+
+    What the pipeline reads a long video through: 795 frames of 768x576 are 1 GB of RGB, and it
+    keeps only the network's small frames (`frame_chunks`). Construction decodes the input once to
+    count, name and check its frames. Array-like where the pipeline needs it (`len`, `shape`,
+    `dtype`, `ndim`), without indexing.
+
+    Raises:
+        InputError: as `read_frames`.
+    """
+
+    dtype = np.dtype(np.uint8)
+    ndim = 4
+
+    def __init__(self, source: str | Path, selection: FrameSelection = FrameSelection()) -> None:
+        _check_exists(source)
+        self.source, self.selection = source, selection
+        self.names: list[str] = []
+        frame_shape: tuple[int, ...] = ()
+        for frame in iter_frames(source, selection):
+            self.names.append(frame.name)
+            frame_shape = frame.image.shape
+        _checked(source, len(self.names))
+        self.shape = (len(self.names), *frame_shape)
+        """(N, H, W, 3), as an array of the frames would have."""
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def chunks(self, size: int) -> Iterator[np.ndarray]:
+        """(n <= size, H, W, 3) uint8 blocks of consecutive frames, in order.
+
+        Raises:
+            InputError: the input changed since it was counted.
+        """
+        block: list[np.ndarray] = []
+        count = 0
+        for frame in iter_frames(self.source, self.selection):
+            block.append(frame.image)
+            count += 1
+            if len(block) == size:
+                yield np.stack(block)
+                block = []
+        if block:
+            yield np.stack(block)
+        if count != len(self):
+            raise InputError(f"{self.source}: changed while it was read ({count} frames instead of {len(self)})")
+
+    def array(self) -> np.ndarray:
+        """(N, H, W, 3) uint8, every frame at once (for outputs at the frames' own resolution)."""
+        images = np.empty(self.shape, np.uint8)
+        start = 0
+        for block in self.chunks(16):
+            images[start:start + len(block)] = block
+            start += len(block)
+        return images
+
+
+def frame_chunks(frames: np.ndarray | VideoFrames, size: int) -> Iterator[np.ndarray]:
+    """Blocks of at most `size` consecutive frames of an array or a `VideoFrames`, in order."""
+    if isinstance(frames, VideoFrames):
+        yield from frames.chunks(size)
+        return
+    for start in range(0, len(frames), size):
+        yield frames[start:start + size]

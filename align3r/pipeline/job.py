@@ -21,7 +21,7 @@ from align3r.infer.preprocess import FrameTransform, frame_transform
 from align3r.io.export.api import EXPORTS_FOLDER
 from align3r.io.known_inputs import KnownFiles
 from align3r.io.results import MANIFEST, save_reconstruction
-from align3r.io.video import FrameSelection, read_frames
+from align3r.io.video import FrameSelection, VideoFrames
 from align3r.pipeline.aligned_output import aligned_prior_outputs
 from align3r.pipeline.full_res import full_resolution
 from align3r.pipeline.reconstruct import ReconstructConfig, network_size, reconstruct
@@ -92,10 +92,11 @@ def run_video(source: str | os.PathLike, out: str | os.PathLike, resources: Reso
     check_output_folder(out, options)
     if resources.prior is None:
         raise InputError(f"--prior {resources.spec.prior} needs a synthetic sequence's folder: use simulated:DIR")
-    images, names = read_frames(source, selection)
-    known_inputs = known.load(names, images.shape[1:3])
-    config = replace(config, size=network_size(config, resources.model, images.shape[1:3]))
-    transform = frame_transform(*images.shape[1:3], size=config.size, crop=config.crop)
+    frames = VideoFrames(source, selection)  # read in blocks: a long video never whole at its own size
+    names = frames.names
+    known_inputs = known.load(names, frames.shape[1:3])
+    config = replace(config, size=network_size(config, resources.model, frames.shape[1:3]))
+    transform = frame_transform(*frames.shape[1:3], size=config.size, crop=config.crop)
     full_res = resources.spec.full_res is not None
     start = time.perf_counter()
     cache = out / CACHE
@@ -103,7 +104,7 @@ def run_video(source: str | os.PathLike, out: str | os.PathLike, resources: Reso
     cache.mkdir(parents=True, exist_ok=True)
     prior = CachedPrior(resources.prior, PriorCache(cache / "priors"))
     try:
-        rec = reconstruct(images, resources.model, prior, config,
+        rec = reconstruct(frames, resources.model, prior, config,
                           names=names, cache_dir=cache, known=known_inputs, flow=resources.flow)
     except (Align3rError, torch.cuda.OutOfMemoryError) as err:
         if created:  # a user mistake found late (e.g. a bad prior file) leaves nothing behind
@@ -114,6 +115,8 @@ def run_video(source: str | os.PathLike, out: str | os.PathLike, resources: Reso
     rec.meta.update(source=str(source), model_name=resources.spec.model, prior_name=resources.spec.prior,
                     total_s=time.perf_counter() - start,
                     versions={"align3r": version("align3r"), "torch": torch.__version__})
+    # outputs at the frames' own resolution hold the whole video at that resolution
+    images = frames.array() if full_res or options.aligned_prior else None
     if full_res:  # before the main manifest, so a finished folder has it whole
         save_reconstruction(full_resolution(rec, images, transform, refiner=resources.refiner), out / FULL_RES,
                             overwrite=True)

@@ -1,7 +1,7 @@
 """`reconstruct`: frames + network + prior -> Reconstruction (priors, pair inference, alignment).
 
-The data path: priors at the frames' resolution, network inputs made per frame
-when the pair inference asks for them, pair predictions kept in a `PairStore` (on disk under
+The data path: one pass over the frames that computes their priors and keeps only the network's
+inputs (`pipeline.network_inputs`), pair predictions kept in a `PairStore` (on disk under
 `cache_dir`, so an interrupted run resumes), then global or hierarchical alignment.
 """
 
@@ -29,17 +29,19 @@ from align3r.geometry import centred_intrinsics, nearest_rotation
 from align3r.infer.flow import FlowEstimator, FlowName, load_flow
 from align3r.infer.graph import pair_graph
 from align3r.infer.pairs import PairPredictions
-from align3r.infer.preprocess import frame_transform, prepare_views, resize_map, resize_rgb
+from align3r.infer.preprocess import frame_transform, normalize_rgb
 from align3r.infer.runner import Precision, infer_pairs
 from align3r.infer.store import PairStore
 from align3r.io.known_inputs import KnownInputs
 from align3r.io.progress import Progress
+from align3r.io.video import VideoFrames
 from align3r.model.network import Align3RNet
 from align3r.pipeline.aligned_prior import confident_static
 from align3r.pipeline.known_grid import known_cameras, network_intrinsics
 from align3r.pipeline.metric_scale import metric_factor, rescale
+from align3r.pipeline.network_inputs import GridInputs, read_grid_inputs
 from align3r.pipeline.quality import quality_report
-from align3r.prior.base import DepthPrior, PriorMap
+from align3r.prior.base import DepthPrior
 from align3r.reconstruction import Reconstruction
 
 logger = logging.getLogger(__name__)
@@ -157,18 +159,16 @@ def choose_mode(num_frames: int, height: int, width: int, config: ReconstructCon
 class _PairSource:
     """Pair predictions on demand: runs the network (and flow) on edges the store lacks."""
 
-    def __init__(self, model: Align3RNet, frames: np.ndarray, prior: PriorMap, net_images: np.ndarray,
-                 store: PairStore, config: ReconstructConfig, flow: FlowEstimator | None) -> None:
-        self.model, self.frames, self.prior, self.net_images = model, frames, prior, net_images
+    def __init__(self, model: Align3RNet, grid: GridInputs, store: PairStore, config: ReconstructConfig,
+                 flow: FlowEstimator | None) -> None:
+        self.model, self.grid = model, grid
         self.store, self.config, self.flow = store, config, flow
         self.device = next(model.parameters()).device
         self.asked: list[np.ndarray] = []
         """Every edge list the alignment asked for, global frame indices."""
 
     def _inputs(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-        views = prepare_views(self.frames[indices], self.prior.values[indices], size=self.config.size,
-                              crop=self.config.crop)
-        return views["img"], views["pred_depth"]
+        return normalize_rgb(self.grid.images[indices]), torch.from_numpy(self.grid.prior_pts[indices])
 
     def _flows(self, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """flow_ij, flow_ji (E, 2, H, W) of `edges` (E, 2), each directed flow computed once.
@@ -180,7 +180,7 @@ class _PairSource:
         flows = {(a, b): self.store.stored_flow(a, b) for i, j in edges.tolist() for a, b in ((i, j), (j, i))}
         todo = [pair for pair, flow in flows.items() if flow is None]
         if todo:
-            flows.update(zip(todo, self.flow(self.net_images, np.array(todo))))
+            flows.update(zip(todo, self.flow(self.grid.images, np.array(todo))))
         return (np.stack([flows[(i, j)] for i, j in edges.tolist()]),
                 np.stack([flows[(j, i)] for i, j in edges.tolist()]))
 
@@ -202,13 +202,14 @@ class _PairSource:
         return self.store.load(edges, with_flow=self.flow is not None, device=self.device)
 
 
-def reconstruct(frames: np.ndarray, model: Align3RNet, prior: DepthPrior, config: ReconstructConfig = ReconstructConfig(),
+def reconstruct(frames: np.ndarray | VideoFrames, model: Align3RNet, prior: DepthPrior, config: ReconstructConfig = ReconstructConfig(),
                 *, names: Sequence[str] | None = None, cache_dir: str | os.PathLike | None = None,
                 known: KnownInputs | None = None, flow: FlowEstimator | None = None) -> Reconstruction:
     """Consistent depth, cameras and motion masks of a video.
 
     Args:
-        frames: (N, H0, W0, 3) uint8 RGB, N >= 2.
+        frames: (N, H0, W0, 3) uint8 RGB, N >= 2: an array, or a `VideoFrames` that a long video
+            is read through in blocks (never whole at its own resolution).
         model: the network, on the device to use, in eval mode.
         prior: monocular depth prior (see `align3r.load_prior`).
         config: how to reconstruct; `meta["config"]["size"]` records the size used.
@@ -229,28 +230,26 @@ def reconstruct(frames: np.ndarray, model: Align3RNet, prior: DepthPrior, config
     device = next(model.parameters()).device
     if flow is None and config.flow != "none":
         flow = load_flow(config.flow, device=device)
-    timings: dict[str, float] = {}
-    start = time.perf_counter()
-    prior_map = prior.estimate(frames, names)
-    timings["prior_s"] = time.perf_counter() - start
-    if config.metric and (prior_map.kind != "depth_metric" or (known is not None and known.poses_c2w is not None)):
-        raise InputError(f"--metric needs a metric depth prior (depth-pro, or files: of metric depth; {prior.name} "
-                         f"gives {prior_map.kind}) and no known poses (they set the scale)")
     transform = frame_transform(*frames.shape[1:3], size=config.size, crop=config.crop)
+    start = time.perf_counter()
+    grid = read_grid_inputs(frames, names, prior, transform)
+    timings = {"prior_s": grid.prior_s, "inputs_s": time.perf_counter() - start}
+    if config.metric and (grid.prior.kind != "depth_metric" or (known is not None and known.poses_c2w is not None)):
+        raise InputError(f"--metric needs a metric depth prior (depth-pro, or files: of metric depth; {prior.name} "
+                         f"gives {grid.prior.kind}) and no known poses (they set the scale)")
     cameras = KnownCameras() if known is None else known_cameras(known, transform, len(frames))
-    net_images = np.stack([resize_rgb(f, transform) for f in frames])
-    height, width = net_images.shape[1:3]
+    height, width = transform.output_size
     mode = choose_mode(len(frames), height, width, config, device)
     align_config, hierarchy = ALIGN_PRESETS[config.preset]
     align_config = replace(align_config, niter=config.niter,
                            flow_weight=align_config.flow_weight if flow is not None else 0.0)
-    key = _fingerprint(frames, model_fingerprint(model), prior.cache_key or (prior.name, prior_map.values),
+    key = _fingerprint(grid.frames_digest, model_fingerprint(model), prior.cache_key or (prior.name, grid.prior_digest),
                        config.size, config.crop, None if flow is None else flow.name, config.store_dtype,
                        config.precision)
     with tempfile.TemporaryDirectory(prefix="align3r-pairs-") as scratch:
         store = PairStore(Path(cache_dir or scratch) / f"pairs-{key}", height=height, width=width, key=key,
                           dtype=config.store_dtype)
-        source = _PairSource(model, frames, prior_map, net_images, store, config, flow)
+        source = _PairSource(model, grid, store, config, flow)
         start = time.perf_counter()
         if mode == "global":
             result = global_align(source(pair_graph(len(frames), config.graph)), align_config, known=cameras)
@@ -260,25 +259,24 @@ def reconstruct(frames: np.ndarray, model: Align3RNet, prior: DepthPrior, config
         if not (torch.isfinite(result.c2w).all() and torch.isfinite(result.depths).all()):
             raise ReconstructionError("alignment produced non-finite cameras or depths: the network's pair "
                                       "predictions are unusable (wrong or untrained model for this prior?)")
-        meta = {"mode": mode, "config": asdict(config), "prior": {"name": prior.name, "kind": prior_map.kind},
+        meta = {"mode": mode, "config": asdict(config), "prior": {"name": prior.name, "kind": grid.prior.kind},
                 "flow": "none" if flow is None else flow.name, "flow_note": None if flow is None else flow.note,
                 "model": model_fingerprint(model), "input_size": list(frames.shape[1:3]), "timings": timings,
                 "known": None if known is None else known.summary()}
         fixed_c2w = None if known is None else known.fixed_c2w
         known_k = None if known is None else network_intrinsics(known, transform)
-        rec = Reconstruction(images=net_images, depths=result.depths.float().cpu().numpy(),
+        rec = Reconstruction(images=grid.images, depths=result.depths.float().cpu().numpy(),
                              conf=result.conf.float().cpu().numpy(),
                              poses_c2w=_rigid(result.c2w.double().cpu()) if fixed_c2w is None else fixed_c2w.copy(),
                              intrinsics=(centred_intrinsics(result.focals.double().cpu(), height, width).numpy()
                                          if known_k is None else known_k),
                              dynamic_masks=result.dynamic_masks.cpu().numpy().astype(bool), names=names, meta=meta)
         edges = np.unique(np.concatenate(source.asked), axis=0)
-        prior_grid = PriorMap(prior_map.kind, np.stack([resize_map(p, transform) for p in prior_map.values]))
         # on the alignment's own scale, as the pairs
         meta["quality"] = quality_report(rec, edges, store.load, conf_threshold=align_config.min_conf_thr,
-                                         prior=prior_grid, flow_of=store.stored_flow)
+                                         prior=grid.prior, flow_of=store.stored_flow)
         if config.metric:
-            rec = _to_metric(rec, prior_grid.values, align_config.min_conf_thr)
+            rec = _to_metric(rec, grid.prior.values, align_config.min_conf_thr)
     return rec
 
 

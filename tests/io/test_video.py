@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from align3r.errors import InputError
-from align3r.io.video import FrameSelection, natural_key, read_frames
+from align3r.io.video import FrameSelection, VideoFrames, frame_chunks, natural_key, read_frames
 
 
 def write_video(path, frames: np.ndarray, fps: int = 10) -> None:
@@ -100,19 +100,43 @@ def _single_image(d):
     (_single_image, "a single image"),
     (lambda d: str(d / "*.nothing"), "no such video, folder, or images"),
 ])
-def test_bad_inputs_raise_one_line(tmp_path, make, message):
+@pytest.mark.parametrize("reader", [read_frames, VideoFrames])
+def test_bad_inputs_raise_one_line(tmp_path, make, message, reader):
     with pytest.raises(InputError, match=message) as info:
-        read_frames(make(tmp_path))
+        reader(make(tmp_path))
     assert "\n" not in str(info.value)
 
 
-def test_one_frame_is_not_enough(tmp_path):
+@pytest.mark.parametrize("reader", [read_frames, VideoFrames])
+def test_one_frame_is_not_enough(tmp_path, reader):
     Image.new("RGB", (16, 16)).save(tmp_path / "a.png")
     with pytest.raises(InputError, match="at least 2"):
-        read_frames(tmp_path)
+        reader(tmp_path)
     (tmp_path / "b.png").write_bytes(b"garbage")
     with pytest.raises(InputError, match="b.png: unreadable image"):
-        read_frames(tmp_path)
+        reader(tmp_path)
+
+
+def test_video_frames_read_in_blocks_equal_the_frames_read_at_once(tmp_path):
+    write_video(tmp_path / "v.mkv", numbered_frames(11))
+    selection = FrameSelection(stride=2)
+    images, names = read_frames(tmp_path / "v.mkv", selection)
+    frames = VideoFrames(tmp_path / "v.mkv", selection)
+    assert frames.names == names and len(frames) == 6 and frames.shape == images.shape == (6, 32, 48, 3)
+    blocks = list(frame_chunks(frames, 4))
+    assert [len(b) for b in blocks] == [4, 2]
+    np.testing.assert_array_equal(np.concatenate(blocks), images)
+    np.testing.assert_array_equal(frames.array(), images)
+    assert [len(b) for b in frame_chunks(images, 4)] == [4, 2]  # arrays are cut the same way
+
+
+def test_frames_that_change_between_passes_are_refused(tmp_path):
+    for k, image in enumerate(numbered_frames(3)):
+        Image.fromarray(image).save(tmp_path / f"img_{k}.png")
+    frames = VideoFrames(tmp_path)
+    (tmp_path / "img_2.png").unlink()
+    with pytest.raises(InputError, match="changed while it was read .2 frames instead of 3"):
+        frames.array()
 
 
 def test_bad_selection_is_rejected():

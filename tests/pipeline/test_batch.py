@@ -153,14 +153,14 @@ def test_an_unexpected_exception_of_one_video_is_one_line_and_the_others_go_on(j
                                                                                 capsys):  # noqa: F811
     import align3r.pipeline.job as job_module
 
-    real = job_module.read_frames
+    real = job_module.VideoFrames
 
     def decoder_breaks_on_b(source, selection):
         if str(source).endswith("b"):
             raise RuntimeError("decoder exploded\nwith a second line")
         return real(source, selection)
 
-    monkeypatch.setattr(job_module, "read_frames", decoder_breaks_on_b)
+    monkeypatch.setattr(job_module, "VideoFrames", decoder_breaks_on_b)
     assert batch(job, videos, tmp_path / "out") == 2
     captured = capsys.readouterr()
     assert captured.err.count("\n") == 1 and "RuntimeError: decoder exploded (traceback in" in captured.err

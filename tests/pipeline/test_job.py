@@ -370,3 +370,22 @@ def test_the_precision_is_recorded(job, tmp_path):  # noqa: F811
     assert run(job, tmp_path / "bf16", "--precision", "bf16") == 0
     assert load_reconstruction(tmp_path / "default").meta["config"]["precision"] == "fp32"  # the official
     assert load_reconstruction(tmp_path / "bf16").meta["config"]["precision"] == "bf16"
+
+
+def test_a_run_reads_the_video_in_blocks_and_never_whole(job, tmp_path, monkeypatch):  # noqa: F811
+    """Without full-resolution outputs no array of the whole video at its own size is made, and
+    blocks of two frames give the result of one block."""
+    from align3r.io.video import VideoFrames
+    from align3r.pipeline import network_inputs
+
+    assert run(job, tmp_path / "one-block") == 0
+
+    def whole(self):
+        raise AssertionError("the whole video was read at its own resolution")
+
+    monkeypatch.setattr(VideoFrames, "array", whole)
+    monkeypatch.setattr(network_inputs, "BLOCK_BYTES", 2 * 7 * 48 * 64)
+    assert run(job, tmp_path / "blocks") == 0
+    one, blocks = load_reconstruction(tmp_path / "one-block"), load_reconstruction(tmp_path / "blocks")
+    np.testing.assert_array_equal(blocks.depths, one.depths)
+    np.testing.assert_array_equal(blocks.poses_c2w, one.poses_c2w)
