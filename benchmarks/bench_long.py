@@ -1,6 +1,6 @@
 """Long videos through `align3r run` with the shipped `tiny` model: seconds per frame, peak resident
 memory, peak disk of the run's cache, and the cache left after it, for synthetic videos of growing
-length (and any real video given).
+length (and the first as many frames of a real video, if given).
 
     python benchmarks/bench_long.py [--frames 100 200 400 800] [--video PATH --prior-files DIR ...]
 
@@ -92,9 +92,9 @@ def main() -> None:
                            capture_output=True)
             rows.append(bench("synthetic 170x96", sequence / "rgb", f"simulated:{sequence}", work / f"out{count}", []))
             print(rows[-1], flush=True)
-        if args.video is not None:
-            rows.append(bench(args.video.name, args.video, f"files:{args.prior_files}", work / "video",
-                              args.video_args))
+        for count in args.frames if args.video is not None else ():
+            rows.append(bench(args.video.name, args.video, f"files:{args.prior_files}", work / f"video{count}",
+                              [*args.video_args, "--max-frames", str(count)]))
             print(rows[-1], flush=True)
     print(f"\nload at the end {os.getloadavg()[0]:.1f}\n")
     print("| video | frames | mode | s / frame | peak RSS (GB) | peak cache (GB) | cache after (MB) |")
