@@ -52,12 +52,12 @@ from align3r.eval.demo import (
     GridTruth,
     demo_resources,
     grid_truth,
-    on_grid,
     score_in_depth,
 )
 from align3r.eval.metrics import depth_valid_mask
 from align3r.eval.pipeline import DISPARITY_FLOOR, prior_depth
 from align3r.eval.temporal import temporal_alignment_error
+from align3r.infer.preprocess import resize_maps
 from align3r.pipeline.aligned_prior import aligned_prior_depth, confident_static
 from align3r.pipeline.reconstruct import reconstruct
 from align3r.pipeline.resources import Resources
@@ -81,9 +81,9 @@ def score_style(sequence: SyntheticSequence, truth: GridTruth, style: str,
     rec = reconstruct(sequence.images, resources.model, prior, DEMO_RECONSTRUCTION, names=names, flow=resources.flow)
     prior_map = prior.estimate(sequence.images, names)
     mask = confident_static(rec.conf, rec.dynamic_masks, MIN_CONF_THR)
-    aligned = aligned_prior_depth(on_grid(prior_map.values, truth.transform), prior_map.kind, rec.depths, mask,
+    aligned = aligned_prior_depth(resize_maps(prior_map.values, truth.transform), prior_map.kind, rec.depths, mask,
                                   weights=rec.conf)
-    depths = {PRIOR: on_grid(prior_depth(prior_map), truth.transform), TINY: rec.depths, ALIGNED: aligned.depths}
+    depths = {PRIOR: resize_maps(prior_depth(prior_map), truth.transform), TINY: rec.depths, ALIGNED: aligned.depths}
     return {name: score_in_depth(depth, truth) for name, depth in depths.items()}, int(aligned.fallback.sum())
 
 

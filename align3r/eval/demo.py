@@ -30,7 +30,7 @@ from align3r.eval.metrics import (
     pose_metrics,
 )
 from align3r.eval.temporal import aligned_temporal_alignment_error, temporal_alignment_error
-from align3r.infer.preprocess import FrameTransform, frame_transform, resize_map, transform_intrinsics
+from align3r.infer.preprocess import FrameTransform, frame_transform, resize_maps, transform_intrinsics
 from align3r.io.results import save_reconstruction
 from align3r.pipeline.reconstruct import ReconstructConfig, reconstruct
 from align3r.pipeline.resources import PER_SEQUENCE, Resources, ResourceSpec, load_resources
@@ -113,16 +113,11 @@ def demo_resources(model: str = "tiny") -> Resources:
     return load_resources(ResourceSpec(model=model, prior=PER_SEQUENCE, flow=DEMO_RECONSTRUCTION.flow, device="cpu"))
 
 
-def on_grid(maps: np.ndarray, transform: FrameTransform) -> np.ndarray:
-    """(N, H0, W0) maps of the frames resized to the network grid (N, H, W)."""
-    return np.stack([resize_map(m, transform) for m in maps])
-
-
 def grid_truth(sequence: SyntheticSequence, config: ReconstructConfig = DEMO_RECONSTRUCTION) -> GridTruth:
     """The sequence's ground truth on the grid `config` runs the network on."""
     transform = frame_transform(*sequence.images.shape[1:3], size=config.size, crop=config.crop)
     intrinsics = transform_intrinsics(torch.from_numpy(np.asarray(sequence.intrinsics, np.float64)), transform)
-    return GridTruth(transform, on_grid(np.where(sequence.valid_masks, sequence.depths, 0), transform),
+    return GridTruth(transform, resize_maps(np.where(sequence.valid_masks, sequence.depths, 0), transform),
                      intrinsics.numpy(), sequence.poses_c2w)
 
 
@@ -164,7 +159,7 @@ def score_prior(sequence: SyntheticSequence, style: PriorStyle = DEMO_STYLE,
     prior, names = _simulated_prior(sequence, style)
     truth = grid_truth(sequence, config)
     estimate = prior.estimate(sequence.images, names)
-    values = on_grid(estimate.values, truth.transform).astype(np.float64)
+    values = resize_maps(estimate.values, truth.transform).astype(np.float64)
     if estimate.kind == "disparity_affine":
         return PriorScore(None, score_in_disparity(values, truth))
     return PriorScore(score_in_depth(values, truth), score_in_disparity(1.0 / values, truth))

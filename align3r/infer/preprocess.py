@@ -160,6 +160,11 @@ def resize_map(array: np.ndarray, transform: FrameTransform) -> np.ndarray:
     return array[rows.astype(np.int64)[:, None], cols.astype(np.int64)[None, :]]
 
 
+def resize_maps(maps: np.ndarray, transform: FrameTransform) -> np.ndarray:
+    """`resize_map` of each of N maps: (N, H0, W0, *) -> (N, H, W, *)."""
+    return np.stack([resize_map(m, transform) for m in maps])
+
+
 def _linear_along(array: np.ndarray, coords: np.ndarray, *, axis: int) -> np.ndarray:
     """Linear interpolation of `array` at fractional indices `coords` along `axis`, edges clamped."""
     size = array.shape[axis]

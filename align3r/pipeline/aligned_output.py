@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from align3r.infer.preprocess import FrameTransform, resize_map
+from align3r.infer.preprocess import FrameTransform, resize_maps
 from align3r.pipeline.aligned_prior import (
     AlignedPrior,
     PriorAlignConfig,
@@ -65,7 +65,7 @@ def aligned_prior_outputs(rec: Reconstruction, prior: PriorMap, frames: np.ndarr
         full: the same at (H0, W0) with `meta["full_res"]` of `full_resolution`, `replaced`
             counted on that grid; None when the network grid is the input grid.
     """
-    prior_grid = np.stack([resize_map(values, transform) for values in prior.values])  # (N, H, W)
+    prior_grid = resize_maps(prior.values, transform)  # (N, H, W)
     aligned = aligned_prior_depth(prior_grid, prior.kind, rec.depths,
                                   confident_static(rec.conf, rec.dynamic_masks, conf_threshold), config=config)
     summary = fit_summary(aligned, rec.names, conf_threshold, config)

@@ -10,7 +10,7 @@ import torch
 
 from align3r.align.known_cameras import KnownCameras
 from align3r.errors import InputError
-from align3r.infer.preprocess import FrameTransform, resize_map, transform_intrinsics
+from align3r.infer.preprocess import FrameTransform, resize_maps, transform_intrinsics
 from align3r.io.known_inputs import KnownInputs, check_count
 
 logger = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ def known_cameras(known: KnownInputs, transform: FrameTransform, num_frames: int
         if known.dynamic_masks.shape[1:] != transform.input_size:
             raise InputError(f"dynamic masks of size {known.dynamic_masks.shape[1:]} do not match the frames' "
                              f"{transform.input_size}")
-        masks = torch.from_numpy(np.stack([resize_map(m, transform) for m in known.dynamic_masks]))
+        masks = torch.from_numpy(resize_maps(known.dynamic_masks, transform))
     c2w = None if known.poses_c2w is None else torch.from_numpy(known.poses_c2w)
     return KnownCameras(c2w, known.poses_mode == "fixed", focals, masks)
 

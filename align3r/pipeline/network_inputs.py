@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from align3r.errors import InputError
-from align3r.infer.preprocess import FrameTransform, grid_views, resize_map
+from align3r.infer.preprocess import FrameTransform, grid_views, resize_maps
 from align3r.io.progress import Progress
 from align3r.io.video import VideoFrames, frame_chunks
 from align3r.prior.base import DepthPrior, PriorKind, PriorMap
@@ -32,7 +32,7 @@ class GridInputs:
     Attributes:
         images: (N, H, W, 3) uint8 RGB (`resize_rgb`); normalised per batch by `normalize_rgb`.
         prior_pts: (N, H, W, 3) float32, the normalised prior point maps the network is conditioned on.
-        prior: the raw prior (depth or disparity) on the grid, nearest pixel (`resize_map`).
+        prior: the raw prior (depth or disparity) on the grid, nearest pixel (`resize_maps`).
         frames_digest: sha256 of the frames at full resolution.
         prior_digest: sha256 of the prior maps at full resolution.
         prior_s: seconds spent in the prior itself.
@@ -81,7 +81,7 @@ def read_grid_inputs(frames: np.ndarray | VideoFrames, names: Sequence[str], pri
             rgb, prior_pts = grid_views(block, prior_map.values, transform, first_index=start)
             images.append(rgb)
             pts.append(prior_pts)
-            raw.append(np.stack([resize_map(values, transform) for values in prior_map.values]))
+            raw.append(resize_maps(prior_map.values, transform))
             start += len(block)
             progress.update(len(block))
     return GridInputs(np.concatenate(images), np.concatenate(pts), PriorMap(kind, np.concatenate(raw)),
